@@ -19,7 +19,7 @@ public struct GenerationOptions: Sendable, Equatable {
     }
 
     func validate() throws {
-        if !threshold.isFinite && threshold != .infinity {
+        if threshold.isNaN {
             throw SpeechT5Error.invalidArgument(name: "threshold", reason: "must be a number, got \(threshold)")
         }
         if !(minLengthRatio >= 0 && minLengthRatio.isFinite) {
@@ -65,8 +65,42 @@ struct GenerationTrace {
     var stopProbabilities: [[Float]] = []
 }
 
+/// One sequence being decoded: its encoder state, KV cache, the frames so far and the stop rule.
+/// Sequences are stepped together in a batch (`SpeechT5Model.step`) and leave it as soon as they stop.
+final class DecoderSequence: @unchecked Sendable {
+    let tokenCount: Int
+    let speaker: [Float]              // L2-normalized
+    let dropout: PrenetDropout
+    let minSteps: Int
+    let maxSteps: Int
+    let threshold: Float
+    let cache: SpeechDecoder.Cache
+    /// The frame fed to the next step: zeros first, then the last frame of each step's group.
+    var lastFrame: [Float]
+    /// Frames before the post-net, `[steps · r, n_mel]`.
+    var frames: [Float] = []
+    var steps = 0
+    var stopReason: StopReason?
+    var trace: GenerationTrace?
+
+    var isFinished: Bool { stopReason != nil }
+
+    init(tokenCount: Int, speaker: [Float], dropout: PrenetDropout, minSteps: Int, maxSteps: Int,
+         threshold: Float, cache: SpeechDecoder.Cache, melBins: Int, trace: GenerationTrace?) {
+        self.tokenCount = tokenCount
+        self.speaker = speaker
+        self.dropout = dropout
+        self.minSteps = minSteps
+        self.maxSteps = maxSteps
+        self.threshold = threshold
+        self.cache = cache
+        self.lastFrame = [Float](repeating: 0, count: melBins)
+        self.trace = trace
+    }
+}
+
 extension SpeechT5Model {
-    /// Encodes `ids` (one sequence, no padding) and checks them against the model's limits.
+    /// Checks `ids` against the model's limits and encodes them (one sequence, no padding).
     func encode(_ ids: [Int]) throws -> [Float] {
         guard !ids.isEmpty else { throw SpeechT5Error.invalidText(reason: "no tokens to encode") }
         guard ids.count <= config.maxTextPositions else {
@@ -75,66 +109,111 @@ extension SpeechT5Model {
         if let (position, id) = ids.enumerated().first(where: { $0.element < 0 || $0.element >= config.vocabSize }) {
             throw SpeechT5Error.invalidText(reason: "token id \(id) at position \(position) is outside the vocabulary (vocab_size \(config.vocabSize))")
         }
-        // The reference derives the mask from the pad id: a literal "<pad>" in the text is masked out.
-        let keyIsValid = ids.map { $0 != config.padTokenId }
-        return encoder(ids, keyIsValid: keyIsValid.allSatisfy { $0 } ? nil : keyIsValid)
+        return encoder(ids, keyIsValid: keyMask(ids))
     }
 
-    /// Generates the spectrogram of one token sequence exactly as `_generate_speech` does for a batch of
-    /// one, with the pre-net dropout of SPEECHT5.md §13 and a graceful stop at `max_speech_positions`.
-    public func generate(ids: [Int], speaker: [Float], options: GenerationOptions = .init()) throws -> Spectrogram {
-        var trace: GenerationTrace? = nil
-        return try generate(ids: ids, speaker: speaker, options: options, trace: &trace)
+    /// The reference derives the encoder mask from the pad id, so a literal "<pad>" in the text is masked out.
+    func keyMask(_ ids: [Int]) -> [Bool]? {
+        let valid = ids.map { $0 != config.padTokenId }
+        return valid.allSatisfy { $0 } ? nil : valid
     }
 
-    func generate(ids: [Int], speaker: [Float], options: GenerationOptions, trace: inout GenerationTrace?) throws -> Spectrogram {
+    /// Encodes the text and prepares a sequence for decoding.
+    func makeSequence(ids: [Int], speaker: [Float], options: GenerationOptions, tracing: Bool = false) throws -> DecoderSequence {
         try options.validate()
         guard speaker.count == config.speakerEmbeddingDim else {
             throw SpeechT5Error.invalidSpeaker(reason: "has \(speaker.count) values, the model expects \(config.speakerEmbeddingDim)")
         }
         guard speaker.allSatisfy(\.isFinite) else { throw SpeechT5Error.invalidSpeaker(reason: "contains NaN or infinite values") }
-
         let encoderOutput = try encode(ids)
-        trace?.encoderOutput = encoderOutput
+        let r = Double(config.reductionFactor)
+        let tokens = Double(ids.count)
+        var trace: GenerationTrace? = nil
+        if tracing { trace = GenerationTrace(encoderOutput: encoderOutput) }
+        return DecoderSequence(
+            tokenCount: ids.count,
+            speaker: SpeechDecoderPrenet.normalizeSpeaker(speaker),
+            dropout: PrenetDropout(probability: config.speechDecoderPrenetDropout, seed: options.seed),
+            minSteps: Int(tokens * options.minLengthRatio / r),     // Python int(): truncation
+            maxSteps: Int(tokens * options.maxLengthRatio / r),
+            threshold: options.threshold,
+            cache: decoder.makeCache(encoderOutput: encoderOutput, encoderLength: ids.count,
+                                     keyIsValid: keyMask(ids), capacity: config.maxSpeechPositions),
+            melBins: config.numMelBins, trace: trace)
+    }
+
+    /// Runs one decoder step for every unfinished sequence in `batch`, sharing the weight reads between
+    /// rows, and applies each row's stop rule exactly as `_generate_speech`.
+    func step(_ batch: [DecoderSequence]) {
+        let active = batch.filter { !$0.isFinished }
+        guard !active.isEmpty else { return }
+        let rows = active.count
         let r = config.reductionFactor
         let melBins = config.numMelBins
-        let tokens = ids.count
-        let maxSteps = Int(Double(tokens) * options.maxLengthRatio / Double(r))
-        let minSteps = Int(Double(tokens) * options.minLengthRatio / Double(r))
-        let capacity = config.maxSpeechPositions
-        let keyIsValid = ids.map { $0 != config.padTokenId }
-        var caches = [decoder.makeCache(encoderOutput: encoderOutput, encoderLength: tokens,
-                                        keyIsValid: keyIsValid.allSatisfy { $0 } ? nil : keyIsValid,
-                                        capacity: capacity)]
-        let speakerUnit = SpeechDecoderPrenet.normalizeSpeaker(speaker)
-        let dropout = PrenetDropout(probability: config.speechDecoderPrenetDropout, seed: options.seed)
-
-        var frame = [Float](repeating: 0, count: melBins)     // the all-zero first input
-        var spectrogram: [Float] = []
-        var step = 0
-        var reason = StopReason.maxLength
-        while true {
-            let decoderInput = prenet(frames: frame, speakers: speakerUnit, rows: 1, step: step, dropout: dropout)
-            let output = decoder.step(decoderInput, caches: &caches)
-            let frames = postnet.frames(output, rows: 1)
-            let probabilities = postnet.stopProbabilities(output, rows: 1)
-            trace?.prenetOutputs.append(decoderInput)
-            trace?.decoderOutputs.append(output)
-            trace?.stopProbabilities.append(probabilities)
-            spectrogram.append(contentsOf: frames)
-            frame = Array(frames[((r - 1) * melBins)...])       // feed back only the last of the r frames
-            step += 1
-            if step >= minSteps {
-                if step >= maxSteps { reason = .maxLength; break }
-                var total: Float = 0
-                for p in probabilities { total += p }
-                if total >= options.threshold { reason = .stopToken; break }
+        let input = prenet(frames: active.flatMap(\.lastFrame), speakers: active.flatMap(\.speaker),
+                           steps: active.map(\.steps), dropouts: active.map(\.dropout))
+        let output = decoder.step(input, caches: active.map(\.cache))
+        let frames = postnet.frames(output, rows: rows)
+        let probabilities = postnet.stopProbabilities(output, rows: rows)
+        let hidden = config.hiddenSize
+        for (row, sequence) in active.enumerated() {
+            let rowFrames = frames[(row * r * melBins)..<((row + 1) * r * melBins)]
+            let rowProbabilities = Array(probabilities[(row * r)..<((row + 1) * r)])
+            if sequence.trace != nil {
+                sequence.trace?.prenetOutputs.append(Array(input[(row * hidden)..<((row + 1) * hidden)]))
+                sequence.trace?.decoderOutputs.append(Array(output[(row * hidden)..<((row + 1) * hidden)]))
+                sequence.trace?.stopProbabilities.append(rowProbabilities)
             }
-            if step >= capacity { reason = .speechPositionLimit; break }
+            sequence.frames.append(contentsOf: rowFrames)
+            sequence.lastFrame = Array(rowFrames.suffix(melBins))   // feed back only the last of the r frames
+            sequence.steps += 1
+            let step = sequence.steps
+            if step >= sequence.minSteps {
+                if step >= sequence.maxSteps {
+                    sequence.stopReason = .maxLength
+                } else if rowProbabilities.reduce(0, +) >= sequence.threshold {
+                    sequence.stopReason = .stopToken
+                }
+            }
+            // §13: where the reference would index past its position table, stop as if the token fired.
+            if sequence.stopReason == nil && step >= config.maxSpeechPositions {
+                sequence.stopReason = .speechPositionLimit
+            }
         }
-        let frames = step * r
-        let refined = postnet.refine(spectrogram, frames: frames)
-        return Spectrogram(mel: refined, melBeforePostnet: spectrogram, frames: frames, melBins: melBins,
-                           steps: step, stopReason: reason)
+    }
+
+    /// The post-net spectrogram of a finished sequence.
+    func spectrogram(of sequence: DecoderSequence) -> Spectrogram {
+        let frames = sequence.steps * config.reductionFactor
+        return Spectrogram(mel: postnet.refine(sequence.frames, frames: frames), melBeforePostnet: sequence.frames,
+                           frames: frames, melBins: config.numMelBins, steps: sequence.steps,
+                           stopReason: sequence.stopReason ?? .maxLength)
+    }
+
+    /// Generates the spectrogram of one token sequence exactly as `_generate_speech` does for a batch of
+    /// one, with the pre-net dropout of SPEECHT5.md §13 and a graceful stop at `max_speech_positions`.
+    public func generate(ids: [Int], speaker: [Float], options: GenerationOptions = .init()) throws -> Spectrogram {
+        let sequence = try makeSequence(ids: ids, speaker: speaker, options: options)
+        while !sequence.isFinished { step([sequence]) }
+        return spectrogram(of: sequence)
+    }
+
+    func generate(ids: [Int], speaker: [Float], options: GenerationOptions, trace: inout GenerationTrace?) throws -> Spectrogram {
+        let sequence = try makeSequence(ids: ids, speaker: speaker, options: options, tracing: trace != nil)
+        while !sequence.isFinished { step([sequence]) }
+        trace = sequence.trace
+        return spectrogram(of: sequence)
+    }
+
+    /// Generates several sequences in one decoder batch. Unlike the reference, each row keeps its own
+    /// length limits (from its own token count) and leaves the batch when it stops, so every row equals
+    /// its unbatched generation. A row that cannot start (bad text or speaker) fails alone.
+    public func generate(batch requests: [(ids: [Int], speaker: [Float], options: GenerationOptions)]) -> [Result<Spectrogram, Error>] {
+        let sequences: [Result<DecoderSequence, Error>] = requests.map { request in
+            Result { try makeSequence(ids: request.ids, speaker: request.speaker, options: request.options) }
+        }
+        let running = sequences.compactMap { try? $0.get() }
+        while running.contains(where: { !$0.isFinished }) { step(running) }
+        return sequences.map { $0.map { spectrogram(of: $0) } }
     }
 }

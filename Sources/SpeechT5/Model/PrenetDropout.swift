@@ -38,15 +38,14 @@ public struct PrenetDropout: Sendable, Equatable {
         Double(Self.bits(seed: seed, step: step, layer: layer, unit: unit) >> 11) * 0x1p-53 < probability
     }
 
-    /// Applies the mask of (`step`, `layer`) to `rows` rows of `units` values, in place.
-    func apply(to values: inout [Float], rows: Int, units: Int, step: Int, layer: Int) {
+    /// Applies the mask of (`step`, `layer`) to row `row` of a `[rows, units]` buffer, in place.
+    func apply(to values: inout [Float], row: Int, units: Int, step: Int, layer: Int) {
         // The reference computes `where(mask, z, 0) * 1 / (1 - p)`, i.e. a float32 division by (1 - p).
         let divisor = Float(1 - probability)
-        for unit in 0..<units {
-            let kept = keep(step: step, layer: layer, unit: unit)
-            for r in 0..<rows {
-                let i = r * units + unit
-                values[i] = kept ? values[i] / divisor : 0
+        values.withUnsafeMutableBufferPointer { v in
+            let base = row * units
+            for unit in 0..<units {
+                v[base + unit] = keep(step: step, layer: layer, unit: unit) ? v[base + unit] / divisor : 0
             }
         }
     }

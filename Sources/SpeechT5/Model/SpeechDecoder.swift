@@ -29,22 +29,28 @@ struct SpeechDecoderPrenet: Sendable {
     /// - Parameters:
     ///   - frames: the last fed-back frame of each row, `[rows, n_mel]` (zeros at step 0).
     ///   - speakers: L2-normalized speaker vectors, `[rows, S]`.
-    ///   - step: the decoder step, which is also the speech position.
-    func callAsFunction(frames: [Float], speakers: [Float], rows: Int, step: Int, dropout: PrenetDropout) -> [Float] {
+    ///   - steps: each row's decoder step, which is also its speech position.
+    ///   - dropouts: each row's dropout generator (rows with the same seed and step share a mask).
+    func callAsFunction(frames: [Float], speakers: [Float], steps: [Int], dropouts: [PrenetDropout]) -> [Float] {
+        let rows = steps.count
         var z = frames
         for (j, layer) in layers.enumerated() {
             z = layer(z, rows: rows)
             Kernels.apply(&z) { max($0, 0) }
-            dropout.apply(to: &z, rows: rows, units: layer.outFeatures, step: step, layer: j)
+            for r in 0..<rows {
+                dropouts[r].apply(to: &z, row: r, units: layer.outFeatures, step: steps[r], layer: j)
+            }
         }
         z = finalLayer(z, rows: rows)
-        var fused = [Float](repeating: 0, count: rows * (hidden + speakerDim))
+        let width = hidden + speakerDim
+        var fused = [Float](repeating: 0, count: rows * width)
         for r in 0..<rows {
+            let position = steps[r] * hidden
             for d in 0..<hidden {
-                fused[r * (hidden + speakerDim) + d] = z[r * hidden + d] + positionScale * positions[step * hidden + d]
+                fused[r * width + d] = z[r * hidden + d] + positionScale * positions[position + d]
             }
             for d in 0..<speakerDim {
-                fused[r * (hidden + speakerDim) + hidden + d] = speakers[r * speakerDim + d]
+                fused[r * width + hidden + d] = speakers[r * speakerDim + d]
             }
         }
         var out = speakerFusion(fused, rows: rows)
@@ -93,32 +99,41 @@ struct SpeechDecoder: Sendable {
         }
     }
 
-    /// Per-row state: the encoder's keys and values (projected once) and the growing self-attention cache.
-    struct Cache: Sendable {
-        var crossKeys: [[Float]]       // per layer, [encoderLength, H]
-        var crossValues: [[Float]]
+    /// Per-row state: the encoder's keys and values (projected once) and the growing self-attention
+    /// cache. A class, so that a batch can gather its rows' caches without copying them.
+    final class Cache: @unchecked Sendable {
+        let crossKeys: [[Float]]       // per layer, [encoderLength, H]
+        let crossValues: [[Float]]
         let encoderLength: Int
         let encoderKeyIsValid: [Bool]?
         var selfKeys: [[Float]]        // per layer, [capacity, H]
         var selfValues: [[Float]]
         var length = 0
         let capacity: Int
+
+        init(crossKeys: [[Float]], crossValues: [[Float]], encoderLength: Int, encoderKeyIsValid: [Bool]?,
+             layers: Int, hidden: Int, capacity: Int) {
+            self.crossKeys = crossKeys
+            self.crossValues = crossValues
+            self.encoderLength = encoderLength
+            self.encoderKeyIsValid = encoderKeyIsValid
+            self.capacity = capacity
+            selfKeys = (0..<layers).map { _ in [Float](repeating: 0, count: capacity * hidden) }
+            selfValues = (0..<layers).map { _ in [Float](repeating: 0, count: capacity * hidden) }
+        }
     }
 
     /// Projects the encoder output once for every layer's cross-attention.
     func makeCache(encoderOutput: [Float], encoderLength: Int, keyIsValid: [Bool]?, capacity: Int) -> Cache {
-        Cache(
-            crossKeys: layers.map { $0.crossAttention.keyProjection(encoderOutput, rows: encoderLength) },
-            crossValues: layers.map { $0.crossAttention.valueProjection(encoderOutput, rows: encoderLength) },
-            encoderLength: encoderLength, encoderKeyIsValid: keyIsValid,
-            selfKeys: layers.map { _ in [Float](repeating: 0, count: capacity * hidden) },
-            selfValues: layers.map { _ in [Float](repeating: 0, count: capacity * hidden) },
-            capacity: capacity)
+        Cache(crossKeys: layers.map { $0.crossAttention.keyProjection(encoderOutput, rows: encoderLength) },
+              crossValues: layers.map { $0.crossAttention.valueProjection(encoderOutput, rows: encoderLength) },
+              encoderLength: encoderLength, encoderKeyIsValid: keyIsValid,
+              layers: layers.count, hidden: hidden, capacity: capacity)
     }
 
     /// Runs one position for `caches.count` rows: `input [rows, H]` → last layer output `[rows, H]`.
     /// Every cache must have room for one more position.
-    func step(_ input: [Float], caches: inout [Cache]) -> [Float] {
+    func step(_ input: [Float], caches: [Cache]) -> [Float] {
         let rows = caches.count
         var h = input
         for (l, layer) in layers.enumerated() {

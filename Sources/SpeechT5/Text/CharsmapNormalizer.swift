@@ -21,9 +21,13 @@ public struct CharsmapNormalizer: Sendable {
     /// The replacement strings, each NUL-terminated, addressed by the trie's values.
     private let replacements: [UInt8]
     private let userDefined: PrefixMatcher
+    /// Puts one (escaped) space before the text, so that the first word looks like every other word.
     public let addDummyPrefix: Bool
+    /// Drops leading and trailing spaces and collapses runs of spaces.
     public let removeExtraWhitespaces: Bool
+    /// Writes spaces as U+2581 `▁`, the word-boundary piece.
     public let escapeWhitespaces: Bool
+    /// Puts the dummy space after the text instead of before it (a TrainerSpec flag).
     public let treatWhitespaceAsSuffix: Bool
 
     /// sentencepiece stores at most this many trie matches per position (`kMaxTrieResultsSize`).
@@ -65,8 +69,12 @@ public struct CharsmapNormalizer: Sendable {
             throw broken("trie size \(trieSize) exceeds the blob size \(blob.count)")
         }
         // The C++ code uses size / 4 units and ignores a remainder; so do we.
+        // The C++ check above still lets the trie overlap the size field's 4 bytes past the end; not here.
+        guard 4 + trieSize <= blob.count else {
+            throw broken("trie of \(trieSize) bytes runs past the end of the \(blob.count)-byte blob")
+        }
         let unitCount = trieSize / 4
-        guard unitCount > 0, 4 + trieSize <= blob.count else { throw broken("empty trie") }
+        guard unitCount > 0 else { throw broken("empty trie") }
         var units = [UInt32](repeating: 0, count: unitCount)
         for i in 0..<unitCount {
             let o = 4 + 4 * i

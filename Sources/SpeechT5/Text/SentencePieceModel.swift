@@ -14,19 +14,29 @@ import Foundation
 public struct SentencePieceModel: Sendable {
     /// `ModelProto.SentencePiece.Type`.
     public enum PieceType: Int, Sendable {
+        /// An ordinary vocabulary entry.
         case normal = 1
+        /// The single piece that unknown text maps to (`<unk>`).
         case unknown = 2
+        /// A meta symbol (`<s>`, `</s>`, `<pad>`) that text never produces by itself.
         case control = 3
+        /// A symbol kept whole: never normalized nor split.
         case userDefined = 4
+        /// Present but never produced by the segmenter's scoring (still looked up by `PieceToId`).
         case unused = 5
+        /// A `<0xXX>` piece for byte fallback.
         case byte = 6
     }
 
     /// `TrainerSpec.ModelType`.
     public enum ModelType: Int, Sendable, CustomStringConvertible {
+        /// Unigram language model (not supported here).
         case unigram = 1
+        /// Byte-pair encoding (not supported here).
         case bpe = 2
+        /// Whitespace-delimited words (not supported here).
         case word = 3
+        /// One piece per character: SpeechT5's model type.
         case char = 4
 
         public var description: String {
@@ -44,7 +54,9 @@ public struct SentencePieceModel: Sendable {
         /// The piece exactly as stored. Proto2 `string` fields are not UTF-8-checked by the C++ library,
         /// so matching is done on these bytes, never on a decoded `String`.
         public let bytes: [UInt8]
+        /// The log-probability the trainer gave the piece (unused by CHAR segmentation).
         public let score: Float
+        /// How the piece takes part in encoding (unknown, control, normal, …).
         public let type: PieceType
 
         /// The piece as text (invalid UTF-8, which only a malformed model can hold, is repaired).
@@ -53,12 +65,16 @@ public struct SentencePieceModel: Sendable {
 
     /// The `TrainerSpec` fields that matter after training.
     public struct TrainerSpec: Sendable {
+        /// The segmentation algorithm; only `.char` is accepted by `SentencePieceModel`.
         public var modelType: ModelType = .unigram
+        /// The vocabulary size asked of the trainer (informative; `pieces.count` is authoritative).
         public var vocabSize: Int = 8000
         /// Puts the whitespace marker at the end of words instead of the start (normalizer dummy suffix).
         public var treatWhitespaceAsSuffix: Bool = false
         /// Unknown characters are written as `<0xXX>` byte pieces instead of `<unk>`.
         public var byteFallback: Bool = false
+        /// Ids and strings of the meta pieces as the trainer recorded them (-1: absent). Encoding uses the
+        /// piece types instead, as sentencepiece does.
         public var unkId: Int = 0
         public var bosId: Int = 1
         public var eosId: Int = 2
@@ -71,17 +87,24 @@ public struct SentencePieceModel: Sendable {
 
     /// `NormalizerSpec`: how raw text becomes the string that is segmented.
     public struct NormalizerSpec: Sendable {
+        /// The rule the charsmap was compiled from (`nmt_nfkc` for SpeechT5), informative only.
         public var name: String = ""
         /// `uint32 trie size` + Darts double-array trie + NUL-terminated replacement strings. Empty means
         /// "no character mapping" (the `identity` rule).
         public var precompiledCharsmap: [UInt8] = []
+        /// Prepend a space (`▁`) to non-empty text.
         public var addDummyPrefix: Bool = true
+        /// Strip leading/trailing spaces and collapse runs.
         public var removeExtraWhitespaces: Bool = true
+        /// Write spaces as `▁`.
         public var escapeWhitespaces: Bool = true
     }
 
+    /// The vocabulary; a piece's id is its index.
     public let pieces: [Piece]
+    /// Training settings that still affect encoding.
     public let trainerSpec: TrainerSpec
+    /// Normalization settings and the precompiled character map.
     public let normalizerSpec: NormalizerSpec
 
     /// Pieces of type NORMAL, USER_DEFINED and UNUSED, by bytes (sentencepiece's `pieces_`).

@@ -7,12 +7,15 @@ import Foundation
 /// 1. The text is cut around added/special token strings (`<s>`, `</s>`, `<unk>`, `<pad>`, `<mask>`,
 ///    `<ctc_blank>`, …), each of which becomes its id directly, so a literal `</s>` in the text is an EOS.
 ///    Tokens flagged `lstrip`/`rstrip`/`single_word` in the files adjust their neighbours as transformers does.
+///    With the hub's legacy files (`added_tokens.json`, no `added_tokens_decoder`) transformers 5.24 loads
+///    `<mask>` WITHOUT lstrip, whatever `special_tokens_map.json` says; this type reproduces that.
 /// 2. Every other chunk is encoded separately by SentencePiece (charsmap normalization, whitespace
 ///    handling, dummy `▁` prefix, one piece per character, runs of unknown characters merged into one
 ///    unknown piece), and each piece is mapped to an id, added tokens first.
 /// 3. EOS is appended; there is no BOS.
 ///
-/// Only CHAR SentencePiece models are supported (SpeechT5's `spm_char.model` is one).
+/// Only CHAR SentencePiece models are supported (SpeechT5's `spm_char.model` is one). The config keys
+/// `legacy` (false: no dummy prefix, leading space kept as `▁`) and `split_special_tokens` are honoured.
 /// Number spelling (`normalize=True` in transformers) is not applied here; see `requestsNumberNormalization`.
 public struct SpeechT5Tokenizer: Sendable {
     /// The id of the padding token (`<pad>`).
@@ -171,7 +174,7 @@ public struct SpeechT5Tokenizer: Sendable {
             let left: Scalars? = i > 0 ? tokens[i - 1] : nil
             let right: Scalars? = i < tokens.count - 1 ? tokens[i + 1] : nil
             if spec.rstrip, let right, !right.isEmpty { tokens[i + 1] = right.pythonLstrip() }
-            if false, let left, !left.isEmpty { tokens[i - 1] = left.pythonRstrip() }
+            if spec.lstrip, let left, !left.isEmpty { tokens[i - 1] = left.pythonRstrip() }
             if spec.singleWord {
                 if let left, let last = left.last, last != space {
                     tokens[i - 1] += token
