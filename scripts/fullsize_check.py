@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # no __pycache__ next to the helper modules in the repo
 REPO = os.path.normpath(os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "fixtures"))
 import make_model_fixtures as fx  # noqa: E402
@@ -40,7 +41,11 @@ from prenet_dropout import PrenetDropoutPatch  # noqa: E402
 DEFAULT_TEXT = ("The old lighthouse keeper climbed the stairs each night, and the light swept over "
                 "the dark, quiet sea.")
 INIT_SEED = 20240610
-GAINS = dict(prenet_gain=1.5, feat_out_gain=1.5, qk_gain=2.0, prob_out_gain=3.0)  # as the fixtures
+# The fixtures' gains, plus branch_gain: with 12 encoder and 6 decoder layers, full-strength residual branches
+# collapse the random network (the encoder output becomes nearly the same at every position and the decoder
+# forgets its input), so a different dropout seed moved the mel only to PCC 0.998. Halving the attention
+# out_proj and FFN output_dense weights keeps the feedback path visible (seed change -> mel PCC ~0.85).
+GAINS = dict(prenet_gain=1.5, feat_out_gain=1.5, qk_gain=2.0, prob_out_gain=3.0, branch_gain=0.5)
 ALPHAS = (0.7, 1.6)
 
 
@@ -201,7 +206,7 @@ def main() -> int:
     cmd = [engine, "synthesize", args.text, "--model", model_dir, "--vocoder", voc_dir, "--speaker", spk_path,
            "-o", wav_path, "--seed", str(args.seed), "--threshold", repr(args.threshold),
            "--min-len-ratio", repr(minr), "--max-len-ratio", repr(maxr), "--mel-out", mel_path,
-           "--sample-format", "f32"]
+           "--sample-format", "f32", "--normalize", "off", "--no-sentence-split"]
     log("engine: " + shlex.join(cmd))
     t0 = time.time()
     proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -52,10 +52,25 @@ public struct EnglishNormalizer: Sendable {
     }
 
     /// The spoken form of `text`: plain words and punctuation, ready for the tokenizer.
+    /// Equal to `fitToVocabulary(spell(text))`.
     public func normalize(_ text: String) -> String {
+        fitToVocabulary(spell(text))
+    }
+
+    /// The first stage of `normalize`: everything is read out (numbers, symbols, abbreviations, addresses,
+    /// typography), but characters are not yet fitted to the vocabulary, so capitals and punctuation the
+    /// model lacks are still there. `TextFrontEnd` splits this form into sentences (a capital the model
+    /// lacks still marks a sentence start) and fits each piece afterwards.
+    public func spell(_ text: String) -> String {
         let tokens = Self.tokenize(Self.prepare(text))
         let spoken = ExpansionContext(tokens: tokens).run()
-        return Self.tidy(applyVocabulary(Self.spellStrayDigits(spoken)))
+        return Self.tidy(Self.spellStrayDigits(spoken))
+    }
+
+    /// The second stage of `normalize`: every character the vocabulary lacks is replaced by its closest
+    /// form or dropped (see the type's documentation). Works on any part of a spelled text.
+    public func fitToVocabulary(_ text: String) -> String {
+        Self.tidy(applyVocabulary(text))
     }
 
     /// `normalize(text)`.
@@ -396,6 +411,12 @@ private struct ExpansionContext {
         let rest = String(trail.dropFirst())
         if keepsSentenceEnd, rest.isEmpty, nextStartsSentence(index) { return "." }
         return rest
+    }
+
+    /// The trail of a meridiem word: after "p.m" a period is the abbreviation's (kept only at a sentence
+    /// end); after "pm" it is the sentence's own.
+    private func meridiemTrail(_ token: EnglishNormalizer.Token, index: Int) -> String {
+        token.core.contains(".") ? trailAfterAbbreviation(token.trail, index: index, keepsSentenceEnd: true) : token.trail
     }
 
     /// "=" among the next few tokens: the line is arithmetic ("10 - 5 = 5").
@@ -806,7 +827,7 @@ private struct ExpansionContext {
         if meridiem == nil, let next = following(i), let m = Tables.meridiems[next.core] {
             meridiem = m
             expansion.consumed = 2
-            expansion.trail = trailAfterAbbreviation(next.trail, index: i + 1, keepsSentenceEnd: next.core.contains("."))
+            expansion.trail = meridiemTrail(next, index: i + 1)
         }
         if groups.count == 3 {
             guard let second = Int(groups[2]), second <= 59 else { return nil }
@@ -1077,7 +1098,7 @@ private struct ExpansionContext {
             {
                 return Expansion(
                     text: Words.cardinal(v) + " " + meridiem, consumed: 2,
-                    trail: trailAfterAbbreviation(next.trail, index: i + 1, keepsSentenceEnd: word.contains(".")))
+                    trail: meridiemTrail(next, index: i + 1))
             }
             if plainInteger, !number.grouped, let era = Tables.eras[word], let v = Int(number.integer) {
                 let dotted = word.contains(".")

@@ -237,7 +237,7 @@ enum EnglishTables {
             "No": "Number", "no": "number", "Nos": "Numbers", "nos": "numbers", "Vol": "Volume", "vol": "volume",
             "Fig": "Figure", "fig": "figure", "p": "page", "pp": "pages", "Ch": "Chapter", "ch": "chapter",
             "Chap": "Chapter", "chap": "chapter", "Sec": "Section", "sec": "section", "Art": "Article",
-            "art": "article", "Ex": "Example", "ex": "example", "Eq": "Equation", "eq": "equation",
+            "art": "article", "c": "circa", "Ex": "Example", "ex": "example", "Eq": "Equation", "eq": "equation",
         ])
         return table
     }()

@@ -71,15 +71,7 @@ public struct TextFrontEnd: Sendable {
     /// - Throws: `SpeechT5Error.invalidText` for empty, whitespace-only, control-only or unspeakable text,
     ///   and where transformers' own normalizer fails (`reference` mode).
     public func prepare(_ text: String) throws -> String {
-        guard !text.isEmpty else { throw SpeechT5Error.invalidText(reason: "is empty") }
-        guard text.contains(where: { !$0.isWhitespace }) else {
-            throw SpeechT5Error.invalidText(reason: "contains only whitespace")
-        }
-        let cleaned = Self.removingControlCharacters(text)
-        guard cleaned.contains(where: { !$0.isWhitespace }) else {
-            throw SpeechT5Error.invalidText(reason: "contains only control characters and whitespace")
-        }
-
+        let cleaned = try validated(text)
         let prepared: String
         switch normalization {
         case .off:
@@ -93,17 +85,50 @@ public struct TextFrontEnd: Sendable {
         return prepared
     }
 
-    /// `prepare(text)`, then `TextSplitter.split` with `splitOptions`: the pieces to synthesize in order.
+    /// The text cut into the pieces to synthesize in order: `prepare(text)` split by `TextSplitter` with
+    /// `splitOptions`. Each piece's text is exactly what `prepare` would give for it.
+    ///
+    /// In `full` mode the split is made on the spelled text before it is fitted to the vocabulary
+    /// (`EnglishNormalizer.spell`), so that a capital the model lacks still marks a sentence start; each
+    /// piece is then fitted (`fitToVocabulary`) and counted in its fitted form.
     /// - Parameters:
     ///   - maxTokens: the model's `max_text_positions`.
     ///   - tokenCount: the number of tokens of a piece, e.g. `{ tokenizer.encode($0).count }`.
+    /// - Throws: `SpeechT5Error.invalidText` as `prepare` does, and for a word too long for one piece.
     public func pieces(_ text: String, maxTokens: Int, tokenCount: (String) -> Int) throws -> [TextPiece] {
-        let prepared = try prepare(text)
-        let pieces = try TextSplitter.split(prepared, maxTokens: maxTokens, options: splitOptions, tokenCount: tokenCount)
+        var pieces: [TextPiece]
+        if normalization == .full {
+            let cleaned = try validated(text)
+            let spelled = englishNormalizer.spell(cleaned)
+            try checkSpeakable(englishNormalizer.fitToVocabulary(spelled), original: cleaned)
+            pieces = try TextSplitter.split(spelled, maxTokens: maxTokens, options: splitOptions) {
+                tokenCount(englishNormalizer.fitToVocabulary($0))
+            }
+            pieces = pieces.compactMap { piece in
+                let fitted = englishNormalizer.fitToVocabulary(piece.text)
+                return fitted.isEmpty ? nil : TextPiece(text: fitted, endsSentence: piece.endsSentence)
+            }
+        } else {
+            let prepared = try prepare(text)
+            pieces = try TextSplitter.split(prepared, maxTokens: maxTokens, options: splitOptions, tokenCount: tokenCount)
+        }
         guard !pieces.isEmpty else {
             throw SpeechT5Error.invalidText(reason: "has nothing speakable after normalization")
         }
         return pieces
+    }
+
+    /// The text without control characters, after the checks that do not depend on the mode.
+    private func validated(_ text: String) throws -> String {
+        guard !text.isEmpty else { throw SpeechT5Error.invalidText(reason: "is empty") }
+        guard text.contains(where: { !$0.isWhitespace }) else {
+            throw SpeechT5Error.invalidText(reason: "contains only whitespace")
+        }
+        let cleaned = Self.removingControlCharacters(text)
+        guard cleaned.contains(where: { !$0.isWhitespace }) else {
+            throw SpeechT5Error.invalidText(reason: "contains only control characters and whitespace")
+        }
+        return cleaned
     }
 
     /// The text without C0/C1 control characters. Tab, line feed and carriage return stay; form feed and

@@ -20,8 +20,8 @@ public struct TextPiece: Sendable, Equatable {
 /// Order of cuts:
 /// 1. **Paragraphs** (a blank line) and **sentences**: after `.`, `!`, `?`, `…` (and runs of them, with any
 ///    closing quotes or brackets) followed by whitespace or the end (full-width "。！？" need no space).
-///    A period is not a sentence end after
-///    a single letter ("J. R. R. Tolkien"), after letters with periods ("U.S."), after a known
+///    A period is not a sentence end after an initial ("J. R. R. Tolkien"; but "U S." as the normalizer
+///    writes "U.S." does end one), after letters with periods ("U.S."), after a known
 ///    abbreviation ("Dr.", "e.g.", "vs."), or when the next word starts with a lower-case letter or a
 ///    digit ("approx. five", "No. 5"). A single line break is only whitespace, because hard-wrapped prose
 ///    (e-books) breaks lines in the middle of sentences.
@@ -177,7 +177,16 @@ public enum TextSplitter {
         while wordStart > 0, !c[wordStart - 1].isWhitespace { wordStart -= 1 }
         while wordStart < terminator.lowerBound, openers.contains(c[wordStart]) { wordStart += 1 }
         let word = c[wordStart..<terminator.lowerBound]
-        if word.count == 1, word.first?.isLetter == true { return false }
+        if word.count == 1, word.first?.isUppercase == true {
+            // An initial ("J. R. R. Tolkien"), unless the word before is a bare single letter too: then the
+            // letters spell an acronym the normalizer wrote out ("U S.", "A D.") and the period is real.
+            var previousEnd = wordStart
+            while previousEnd > 0, c[previousEnd - 1].isWhitespace { previousEnd -= 1 }
+            var previousStart = previousEnd
+            while previousStart > 0, !c[previousStart - 1].isWhitespace { previousStart -= 1 }
+            let previous = c[previousStart..<previousEnd]
+            if !(previous.count == 1 && previous.first?.isLetter == true) { return false }
+        }
         let parts = word.split(separator: ".", omittingEmptySubsequences: false)
         if parts.count >= 2, parts.allSatisfy({ $0.count == 1 && $0.first?.isLetter == true }) { return false }
         return !abbreviations.contains(String(word).lowercased())
