@@ -7,14 +7,24 @@ struct SpeechT5Command: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "speecht5",
         abstract: "Text to speech with Microsoft SpeechT5 and HiFi-GAN, on the CPU.",
-        subcommands: [Synthesize.self, Convert.self])
+        discussion: """
+            Start with 'speecht5 say "Hello there."': the model (microsoft/speecht5_tts), the vocoder \
+            (microsoft/speecht5_hifigan) and the default voice are fetched from the Hugging Face hub on first \
+            use into the cache Python's huggingface_hub uses, and speech.wav is written.
+            """,
+        subcommands: [Say.self, Synthesize.self, Voices.self, VoiceCommand.self, Convert.self])
 
-    /// Runs the command and turns any engine error into one line on stderr and exit code 1.
+    /// Runs the command and turns any engine or hub error into one line on stderr and exit code 1.
     static func main() {
+        // A file-size limit (ulimit -f) must fail the write with EFBIG, not kill the process halfway.
+        signal(SIGXFSZ, SIG_IGN)
         do {
             var command = try parseAsRoot()
             try command.run()
         } catch let error as SpeechT5Error {
+            printError(error.description)
+            Foundation.exit(1)
+        } catch let error as HubError {
             printError(error.description)
             Foundation.exit(1)
         } catch {
@@ -59,37 +69,144 @@ struct GenerationArguments: ParsableArguments {
     }
 }
 
-/// Where the model, vocoder and voice come from.
+/// Where the model, vocoder and voice come from. Every part has a default, so `speecht5 say "Hi."` needs
+/// nothing else: the hub's `microsoft/speecht5_tts` and `microsoft/speecht5_hifigan`, and the `slt` voice
+/// from `spkrec-xvect.zip` of `Matthijs/cmu-arctic-xvectors`, fetched into the hub cache on first use.
 struct ModelArguments: ParsableArguments {
-    @Option(help: "Model directory (config.json, model.safetensors, spm_char.model).")
-    var model: String
+    static let defaultModel = "microsoft/speecht5_tts"
+    static let defaultVocoder = "microsoft/speecht5_hifigan"
 
-    @Option(help: "Vocoder directory (config.json, model.safetensors).")
-    var vocoder: String
+    @Option(help: ArgumentHelp("Model: a local directory (config.json, model.safetensors or pytorch_model.bin, spm_char.model) or a hub repo id.",
+                               valueName: "dir-or-repo"))
+    var model: String = ModelArguments.defaultModel
 
-    @Option(help: "Speaker x-vector: .npy (float32/float64) or raw little-endian float32 .bin.")
-    var speaker: String
+    @Option(help: ArgumentHelp("Branch, tag or commit of the --model repo (default: main).", valueName: "rev"))
+    var revision: String?
 
+    @Option(help: ArgumentHelp("Vocoder: a local directory (config.json, model.safetensors or pytorch_model.bin) or a hub repo id.",
+                               valueName: "dir-or-repo"))
+    var vocoder: String = ModelArguments.defaultVocoder
+
+    @Option(name: .customLong("vocoder-revision"), help: ArgumentHelp("Branch, tag or commit of the --vocoder repo (default: main).", valueName: "rev"))
+    var vocoderRevision: String?
+
+    @Option(help: ArgumentHelp("Voice: a preset (\(VoicePresets.all.map(\.name).joined(separator: ", "))), one of your voices ('speecht5 voices'), or SPEAKER_UTTERANCE such as bdl_b0001 (default: \(VoicePresets.defaultPreset.name)).",
+                               valueName: "name"))
+    var voice: String?
+
+    @Option(help: ArgumentHelp("Speaker x-vector file instead of a voice: .npy (float32/float64) or raw little-endian float32 .bin.", valueName: "file"))
+    var speaker: String?
+
+    func validate() throws {
+        if voice != nil && speaker != nil {
+            throw ValidationError("give either --voice or --speaker, not both")
+        }
+    }
+
+    /// The arguments as plain values.
+    var sources: SpeechSources {
+        SpeechSources(model: model, revision: revision, vocoder: vocoder, vocoderRevision: vocoderRevision,
+                      voice: voice, speaker: speaker)
+    }
+
+    /// Resolves and loads, for async callers (see ``SpeechSources``).
+    func loadAsync() async throws -> (SpeechSynthesizer, [Float]) {
+        try SpeechSources.load(try await sources.resolve())
+    }
+
+    /// The same, blocking the calling (non-async) thread while the hub is asked.
     func load() throws -> (SpeechSynthesizer, [Float]) {
-        let synthesizer = try SpeechSynthesizer(modelDirectory: model, vocoderDirectory: vocoder)
-        let vector = try SpeakerEmbeddingFile.load(path: speaker, expectedDimension: synthesizer.speakerDimension)
+        let sources = self.sources
+        return try SpeechSources.load(try blockingWait { try await sources.resolve() })
+    }
+}
+
+/// Where the model, vocoder and voice come from, as given (local directories or hub repo ids, a voice name
+/// or an x-vector file).
+struct SpeechSources: Sendable {
+    var model = ModelArguments.defaultModel
+    var revision: String?
+    var vocoder = ModelArguments.defaultVocoder
+    var vocoderRevision: String?
+    var voice: String?
+    var speaker: String?
+
+    /// What the sources resolved to: local directories and a voice ready to load.
+    struct Resolved: Sendable {
+        let modelDirectory: String
+        let vocoderDirectory: String
+        let voice: VoiceSource
+        /// The cached `spkrec-xvect.zip`, when the voice is in it.
+        let archivePath: String?
+    }
+
+    /// Resolves the model, vocoder and voice, fetching what is missing from the hub (configured from the
+    /// environment: HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE, HF_HOME, HF_HUB_OFFLINE). The voice name is checked
+    /// before anything is downloaded.
+    func resolve(hub: HubClient = HubClient(), voices: VoiceResolver = VoiceResolver()) async throws -> Resolved {
+        let source = try voices.source(voice: voice, speaker: speaker)
+        let modelDirectory = try await Self.directory(model, revision: revision, role: "model", hub: hub)
+        let vocoderDirectory = try await Self.directory(vocoder, revision: vocoderRevision, role: "vocoder", hub: hub)
+        var archivePath: String?
+        if case .archive = source {
+            archivePath = try await hub.speakerEmbeddingArchive()
+        }
+        return Resolved(modelDirectory: modelDirectory, vocoderDirectory: vocoderDirectory, voice: source,
+                        archivePath: archivePath)
+    }
+
+    static func directory(_ argument: String, revision: String?, role: String, hub: HubClient) async throws -> String {
+        do {
+            return try await hub.resolveModelDirectory(argument, revision: revision)
+        } catch HubError.invalidArgument(let name, let value, let reason) where name == "model" {
+            throw HubError.invalidArgument(name: role, value: value, reason: reason)
+        }
+    }
+
+    /// Loads the synthesizer and the voice's x-vector from resolved sources.
+    static func load(_ resolved: Resolved, voices: VoiceResolver = VoiceResolver()) throws -> (SpeechSynthesizer, [Float]) {
+        let synthesizer = try SpeechSynthesizer(modelDirectory: resolved.modelDirectory, vocoderDirectory: resolved.vocoderDirectory)
+        let vector = try voices.load(resolved.voice, expectedDimension: synthesizer.speakerDimension) {
+            guard let path = resolved.archivePath else {
+                throw SpeechT5Error.invalidArgument(name: "voice", reason: "the voice archive was not fetched")
+            }
+            return path
+        }
         return (synthesizer, vector)
     }
+}
+
+/// Holds the result of an async operation for ``blockingWait(_:)``.
+private final class BlockingResult<T: Sendable>: @unchecked Sendable {
+    var result: Result<T, Error>?
+}
+
+/// Runs `operation` on the concurrency runtime and blocks the calling thread until it finishes. Only for
+/// synchronous command entry points (never call it from async code).
+func blockingWait<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) throws -> T {
+    let box = BlockingResult<T>()
+    let done = DispatchSemaphore(value: 0)
+    Task.detached {
+        do {
+            box.result = .success(try await operation())
+        } catch {
+            box.result = .failure(error)
+        }
+        done.signal()
+    }
+    done.wait()
+    guard let result = box.result else {
+        throw SpeechT5Error.invalidArgument(name: "internal", reason: "an asynchronous step ended without a result")
+    }
+    return try result.get()
 }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case wav, pcm
 }
 
-struct Synthesize: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Speak a text into a WAV file (or stream it to standard output).")
-
-    @Argument(help: "The text to speak. Read from standard input when absent.")
-    var text: String?
-
-    @OptionGroup var source: ModelArguments
-    @OptionGroup var generation: GenerationArguments
-
+/// Where and how the audio goes; shared by `say` and `synthesize`.
+struct OutputArguments: ParsableArguments {
     @Option(name: [.short, .customLong("output")], help: "Output WAV file ('-' for standard output).")
     var output: String = "speech.wav"
 
@@ -104,25 +221,50 @@ struct Synthesize: ParsableCommand {
 
     @Option(help: "Streamed output format: wav or pcm.")
     var format: OutputFormat = .wav
+}
 
-    @Option(help: "Synthesize every line of FILE ('voice-file<TAB>text' or just text) into numbered WAVs OUTPUT-1.wav, OUTPUT-2.wav, ….")
-    var batch: String?
-
-    func validate() throws {
-        if batch != nil && (stream || text != nil) {
-            throw ValidationError("--batch cannot be combined with a text argument or --stream")
-        }
+/// Writes a finished WAV. A plain path is written atomically (a temporary file renamed into place, so a
+/// failure leaves nothing behind); `-` is standard output; a device, pipe or socket that already exists
+/// (`/dev/null`, `/dev/stdout`, a FIFO), or anything under /dev or /proc, is written straight through, never
+/// replaced by a rename.
+func writeWAV(_ speech: Speech, to path: String, format: SampleFormat) throws {
+    if path == "-" {
+        try writeThrough(WAVFile.encode(speech.samples, sampleRate: speech.sampleRate, format: format),
+                         to: FileHandle.standardOutput, path: path)
+        return
     }
-
-    func run() throws {
-        let (synthesizer, speaker) = try source.load()
-        let options = generation.synthesisOptions
-        if let batch {
-            try runBatch(file: batch, synthesizer: synthesizer, defaultSpeaker: speaker, options: options)
+    var info = stat()
+    if stat(path, &info) == 0 {
+        let kind = info.st_mode & S_IFMT
+        let special = kind == S_IFCHR || kind == S_IFIFO || kind == S_IFSOCK || kind == S_IFBLK
+        if special || ((path.hasPrefix("/dev/") || path.hasPrefix("/proc/")) && kind != S_IFDIR) {
+            guard let handle = FileHandle(forWritingAtPath: path) else {
+                throw SpeechT5Error.writeFailed(path: path, reason: "cannot open for writing")
+            }
+            defer { try? handle.close() }
+            try writeThrough(WAVFile.encode(speech.samples, sampleRate: speech.sampleRate, format: format), to: handle, path: path)
             return
         }
-        let input = try text ?? readStandardInput()
-        if stream {
+    }
+    try WAVFile.write(speech.samples, sampleRate: speech.sampleRate, format: format, to: path)
+}
+
+private func writeThrough(_ data: Data, to handle: FileHandle, path: String) throws {
+    do {
+        try handle.write(contentsOf: data)
+    } catch {
+        throw SpeechT5Error.writeFailed(path: path, reason: error.localizedDescription)
+    }
+}
+
+/// The synthesis run shared by `say` and `synthesize`.
+struct SpeechRun {
+    let generation: GenerationArguments
+    let out: OutputArguments
+
+    func speak(_ input: String, synthesizer: SpeechSynthesizer, speaker: [Float]) throws {
+        let options = generation.synthesisOptions
+        if out.stream {
             try runStreaming(input, synthesizer: synthesizer, speaker: speaker, options: options)
             return
         }
@@ -133,12 +275,12 @@ struct Synthesize: ParsableCommand {
         }
         progress.finish()
         report(speech, synthesizer: synthesizer)
-        if let melOut {
+        if let melOut = out.melOut {
             try NPYFile.write(speech.spectrogram.mel, shape: [speech.spectrogram.frames, speech.spectrogram.melBins], to: melOut)
         }
-        try WAVFile.write(speech.samples, sampleRate: speech.sampleRate, format: sampleFormat, to: output)
+        try writeWAV(speech, to: out.output, format: out.sampleFormat)
         FileHandle.standardError.write(Data(String(format: "wrote %@: %.2f s of audio in %.2f s (%d piece%@)\n",
-                                                   output, speech.duration, Date().timeIntervalSince(start),
+                                                   out.output, speech.duration, Date().timeIntervalSince(start),
                                                    speech.pieces.count, speech.pieces.count == 1 ? "" : "s").utf8))
     }
 
@@ -149,19 +291,58 @@ struct Synthesize: ParsableCommand {
     }
 
     func runStreaming(_ input: String, synthesizer: SpeechSynthesizer, speaker: [Float], options: SynthesisOptions) throws {
-        let out = FileHandle.standardOutput
-        if format == .wav { out.write(WAVFile.streamingHeader(sampleRate: synthesizer.sampleRate, format: sampleFormat)) }
+        let stdout = FileHandle.standardOutput
+        if out.format == .wav { stdout.write(WAVFile.streamingHeader(sampleRate: synthesizer.sampleRate, format: out.sampleFormat)) }
         let start = Date()
         var first: TimeInterval?
         var samples = 0
         try synthesizer.generateStreaming(input, speaker: speaker, options: options) { chunk in
             if first == nil { first = Date().timeIntervalSince(start) }
             samples += chunk.count
-            out.write(WAVFile.encodeSamples(chunk, format: sampleFormat))
+            stdout.write(WAVFile.encodeSamples(chunk, format: out.sampleFormat))
         }
         let seconds = Double(samples) / Double(max(1, synthesizer.sampleRate))
         FileHandle.standardError.write(Data(String(format: "streamed %.2f s of audio; first audio after %.0f ms, done in %.2f s\n",
                                                    seconds, (first ?? 0) * 1000, Date().timeIntervalSince(start)).utf8))
+    }
+}
+
+struct Synthesize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Speak a text into a WAV file (or stream it to standard output).",
+        discussion: """
+            Like 'say', with batch mode. Without --model/--vocoder/--voice/--speaker it uses the hub's \
+            microsoft/speecht5_tts and microsoft/speecht5_hifigan and the slt voice, fetched on first use.
+            """)
+
+    @Argument(help: "The text to speak. Read from standard input when absent.")
+    var text: String?
+
+    @OptionGroup var source: ModelArguments
+    @OptionGroup var generation: GenerationArguments
+    @OptionGroup var out: OutputArguments
+
+    @Option(help: "Synthesize every line of FILE ('voice-file<TAB>text' or just text) into numbered WAVs OUTPUT-1.wav, OUTPUT-2.wav, ….")
+    var batch: String?
+
+    func validate() throws {
+        if batch != nil && (out.stream || text != nil) {
+            throw ValidationError("--batch cannot be combined with a text argument or --stream")
+        }
+    }
+
+    func run() throws {
+        // Read the text first: a bad input fails before anything is downloaded.
+        let input = batch == nil ? try text ?? readStandardInput() : ""
+        if batch == nil, input.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw SpeechT5Error.invalidText(reason: input.isEmpty ? "the text is empty" : "the text contains only whitespace")
+        }
+        let (synthesizer, speaker) = try source.load()
+        if let batch {
+            try runBatch(file: batch, synthesizer: synthesizer, defaultSpeaker: speaker, options: generation.synthesisOptions)
+            return
+        }
+        try SpeechRun(generation: generation, out: out).speak(input, synthesizer: synthesizer, speaker: speaker)
     }
 
     func runBatch(file: String, synthesizer: SpeechSynthesizer, defaultSpeaker: [Float], options: SynthesisOptions) throws {
@@ -187,14 +368,14 @@ struct Synthesize: ParsableCommand {
             }
         }
         let results = synthesizer.synthesize(batch: requests, options: options)
-        let base = (output as NSString).deletingPathExtension
+        let base = (out.output as NSString).deletingPathExtension
         var failed = 0
         for (n, ((index, _), result)) in zip(lines, results).enumerated() {
             let path = "\(base)-\(n + 1).wav"
             do {
                 if let error = failures[index] { throw error }
                 let speech = try result.get()
-                try WAVFile.write(speech.samples, sampleRate: speech.sampleRate, format: sampleFormat, to: path)
+                try writeWAV(speech, to: path, format: out.sampleFormat)
                 FileHandle.standardError.write(Data(String(format: "wrote %@: %.2f s\n", path, speech.duration).utf8))
             } catch {
                 failed += 1
