@@ -111,6 +111,51 @@ public final class WeightStore: @unchecked Sendable {
         return Tensor(shape: entry.shape, scalars: values)
     }
 
+    /// The weight `key`, checked to have exactly `shape`, as a matrix `[shape[0], product of the rest]` in
+    /// `precision`. An F32 tensor in fp32 precision is used in place (a view into the memory-mapped file,
+    /// no copy); anything else is converted once (F16/BF16/F64 → float32, or → bfloat16), and in bf16
+    /// precision the source pages are released after the conversion.
+    func matrix(_ key: String, shape: [Int], precision: Precision) throws -> WeightMatrix {
+        let (file, entry) = try lookup(key)
+        guard entry.shape == shape else {
+            throw SpeechT5Error.shapeMismatch(key: key, expected: shape, actual: entry.shape, path: file.path)
+        }
+        let rows = shape.first ?? 1
+        let columns = shape.count <= 1 ? 1 : shape.dropFirst().reduce(1, *)
+        defer { markUsed(key) }
+        switch precision {
+        case .fp32:
+            if let view = file.float32Pointer(key), let start = view.baseAddress {
+                return WeightMatrix(rows: rows, columns: columns, viewing: start, owner: file)
+            }
+            let values = try floatValues(file, entry)
+            return WeightMatrix(rows: rows, columns: columns, copying: values, precision: .fp32)
+        case .bf16:
+            #if _endian(little)
+            if entry.dtype == "BF16", let raw = file.rawBytes(key), let start = raw.baseAddress,
+               UInt(bitPattern: start) % 2 == 0 {
+                return WeightMatrix(rows: rows, columns: columns,
+                                    viewingBF16: start.assumingMemoryBound(to: UInt16.self), owner: file)
+            }
+            #endif
+            let matrix: WeightMatrix
+            if let view = file.float32Pointer(key), let start = view.baseAddress {
+                matrix = WeightMatrix(rows: rows, columns: columns, copying: start, precision: .bf16)
+            } else {
+                let values = try floatValues(file, entry)
+                matrix = WeightMatrix(rows: rows, columns: columns, copying: values, precision: .bf16)
+            }
+            file.releasePages(key)
+            return matrix
+        }
+    }
+
+    /// Releases the resident pages of `key`'s bytes after a conversion copied them (see SafeTensorsFile).
+    func releasePages(_ key: String) {
+        guard let i = location[key] else { return }
+        files[i].releasePages(key)
+    }
+
     /// A scalar stored with shape `[]` or `[1]`.
     public func scalar(_ key: String) throws -> Float {
         let (file, entry) = try lookup(key)

@@ -1,0 +1,232 @@
+// Public entry points: split the work into tasks for the pool and call the level's kernels.
+#include "internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+// MARK: Linear
+
+/// Rows from which bf16 weights are multiplied with bf16 activations (vdpbf16ps) when the CPU has it.
+static int bf16_activation_rows(void) {
+    static int value = -1;
+    if (value < 0) {
+        const char *s = getenv("SPEECHT5_BF16_ROWS");
+        value = (s && *s) ? atoi(s) : 16;
+    }
+    return value;
+}
+
+typedef struct {
+    const ck_linear_args *layers;
+    const ck_kernel_table *kernels;
+    const uint16_t **xb;         // per layer: bf16 activations or NULL
+    int parts;                   // tasks per layer
+} linear_job;
+
+static void linear_range(const linear_job *job, int layer, int n0, int n1) {
+    const ck_linear_args *a = &job->layers[layer];
+    if (n1 <= n0) return;
+    if (job->xb && job->xb[layer]) job->kernels->linear_range_bf16(a, job->xb[layer], a->k, n0, n1);
+    else job->kernels->linear_range(a, n0, n1);
+}
+
+static void linear_task(void *context, int task, int thread) {
+    (void)thread;
+    const linear_job *job = context;
+    int layer = task / job->parts, part = task % job->parts;
+    int n = job->layers[layer].n;
+    // Boundaries on multiples of 8 columns (the widest tile).
+    int blocks = (n + 7) / 8;
+    int b0 = (int)((long)blocks * part / job->parts), b1 = (int)((long)blocks * (part + 1) / job->parts);
+    linear_range(job, layer, CK_MIN(n, b0 * 8), CK_MIN(n, b1 * 8));
+}
+
+void ck_linear(const ck_linear_args *layers, int count) {
+    if (count <= 0) return;
+    const ck_kernel_table *kernels = ck_kernels();
+    const uint16_t *xb_store[16];
+    const uint16_t **xb = NULL;
+    double work = 0;
+    int max_n = 0;
+    for (int l = 0; l < count; l++) {
+        work += (double)layers[l].m * layers[l].n * layers[l].k;
+        max_n = CK_MAX(max_n, layers[l].n);
+    }
+    if (kernels->linear_range_bf16 && count <= 16) {
+        size_t offset = 0;
+        int any = 0;
+        for (int l = 0; l < count; l++)
+            if (layers[l].weight_bf16 && layers[l].m >= bf16_activation_rows()) { offset += (size_t)layers[l].m * layers[l].k; any = 1; }
+        if (any) {
+            uint16_t *buffer = ck_scratch(7, offset * 2 + 64);
+            offset = 0;
+            for (int l = 0; l < count; l++) {
+                xb_store[l] = NULL;
+                if (!(layers[l].weight_bf16 && layers[l].m >= bf16_activation_rows())) continue;
+                // Reuse the conversion of an identical input (e.g. q, k, v of one x).
+                for (int e = 0; e < l; e++)
+                    if (xb_store[e] && layers[e].x == layers[l].x && layers[e].m == layers[l].m
+                        && layers[e].k == layers[l].k && layers[e].ldx == layers[l].ldx) { xb_store[l] = xb_store[e]; break; }
+                if (xb_store[l]) continue;
+                uint16_t *dst = buffer + offset;
+                for (int i = 0; i < layers[l].m; i++)
+                    ck_convert_f32_to_bf16(layers[l].x + (size_t)i * layers[l].ldx, dst + (size_t)i * layers[l].k, (size_t)layers[l].k);
+                xb_store[l] = dst;
+                offset += (size_t)layers[l].m * layers[l].k;
+            }
+            xb = xb_store;
+        }
+    }
+    int threads = ck_threads();
+    linear_job job = { layers, kernels, xb, 1 };
+    if (threads <= 1 || work < 65536) {
+        for (int l = 0; l < count; l++) linear_range(&job, l, 0, layers[l].n);
+        return;
+    }
+    // Enough parts per layer for balance; large-m layers get more parts (dynamic claiming evens them out).
+    int parts = threads;
+    if (work > 8e6) parts = threads * 4;
+    int max_parts = (max_n + 7) / 8;
+    if (parts > max_parts) parts = max_parts;
+    if (parts < 1) parts = 1;
+    job.parts = parts;
+    ck_parallel_for(count * parts, linear_task, &job);
+}
+
+// MARK: Row-wise
+
+void ck_activation(float *x, size_t count, int activation, float parameter) {
+    ck_kernels()->activation(x, count, activation, parameter);
+}
+
+void ck_layer_norm(float *x, const float *add, int rows, int dim, int ld, const float *gamma, const float *beta, float eps) {
+    ck_kernels()->layer_norm(x, add, rows, dim, ld, gamma, beta, eps);
+}
+
+void ck_softmax(float *x, int count) { ck_kernels()->softmax(x, count); }
+
+void ck_leaky_relu(float *x, size_t count, float slope) { ck_kernels()->leaky_relu(x, count, slope); }
+
+// MARK: Attention
+
+typedef struct {
+    const ck_attention_args *problems;
+    int heads, head_dim, blocks_per_head, block;
+    int *task_problem;    // first task of each problem (prefix sums), count + 1 entries
+    int count;
+    const ck_kernel_table *kernels;
+} attention_job;
+
+static void attention_task(void *context, int task, int thread) {
+    (void)thread;
+    const attention_job *job = context;
+    int p = 0;
+    while (task >= job->task_problem[p + 1]) p++;
+    int local = task - job->task_problem[p];
+    const ck_attention_args *problem = &job->problems[p];
+    int blocks = (problem->queries + job->block - 1) / job->block;
+    int head = local / blocks, block = local % blocks;
+    int q0 = block * job->block, q1 = CK_MIN(problem->queries, q0 + job->block);
+    float *scratch = ck_scratch(0, (size_t)problem->keys * sizeof(float) + 64);
+    job->kernels->attention_head(problem, head, job->head_dim, q0, q1, scratch);
+}
+
+void ck_attention(const ck_attention_args *problems, int count, int heads, int head_dim) {
+    if (count <= 0) return;
+    int prefix_store[65];
+    int *prefix = count <= 64 ? prefix_store : malloc(sizeof(int) * (size_t)(count + 1));
+    const int block = 16;
+    prefix[0] = 0;
+    for (int p = 0; p < count; p++) prefix[p + 1] = prefix[p] + heads * ((problems[p].queries + block - 1) / block);
+    attention_job job = { problems, heads, head_dim, 0, block, prefix, count, ck_kernels() };
+    ck_parallel_for(prefix[count], attention_task, &job);
+    if (prefix != prefix_store) free(prefix);
+}
+
+// MARK: Convolutions
+
+typedef struct {
+    const void *args;
+    int bf16;
+    int o_parts, t_chunk, t_parts;
+    const ck_kernel_table *kernels;
+} conv_job;
+
+static void conv_task(void *context, int task, int thread) {
+    (void)thread;
+    const conv_job *job = context;
+    int op = task % job->o_parts, tp = task / job->o_parts;
+    int c_out = job->bf16 ? ((const ck_conv_bf16_args *)job->args)->c_out : ((const ck_conv_args *)job->args)->c_out;
+    int length = job->bf16 ? ((const ck_conv_bf16_args *)job->args)->length : ((const ck_conv_args *)job->args)->length;
+    int blocks = (c_out + 3) / 4;
+    int o0 = CK_MIN(c_out, blocks * op / job->o_parts * 4), o1 = CK_MIN(c_out, blocks * (op + 1) / job->o_parts * 4);
+    int t0 = tp * job->t_chunk, t1 = CK_MIN(length, t0 + job->t_chunk);
+    if (o0 >= o1 || t0 >= t1) return;
+    if (job->bf16) job->kernels->conv_bf16_range(job->args, o0, o1, t0, t1);
+    else job->kernels->conv_range(job->args, o0, o1, t0, t1);
+}
+
+static void conv_run(const void *args, int bf16, int c_out, int length, double work) {
+    const ck_kernel_table *kernels = ck_kernels();
+    int threads = ck_threads();
+    conv_job job = { args, bf16, 1, length, 1, kernels };
+    if (threads <= 1 || work < 65536 || length <= 0) {
+        if (bf16) kernels->conv_bf16_range(args, 0, c_out, 0, length);
+        else kernels->conv_range(args, 0, c_out, 0, length);
+        return;
+    }
+    // Chunks of 256 positions keep the input window in L2 while every output channel passes over it.
+    int chunk = 256;
+    int t_parts = (length + chunk - 1) / chunk;
+    int o_parts = 1;
+    while (t_parts * o_parts < 4 * threads && o_parts * 4 < c_out) o_parts *= 2;
+    job.t_chunk = chunk;
+    job.t_parts = t_parts;
+    job.o_parts = o_parts;
+    ck_parallel_for(t_parts * o_parts, conv_task, &job);
+}
+
+void ck_conv1d(const ck_conv_args *a) {
+    conv_run(a, 0, a->c_out, a->length, (double)a->c_out * a->c_in * a->taps * a->length);
+}
+
+void ck_conv1d_bf16(const ck_conv_bf16_args *a) {
+    conv_run(a, 1, a->c_out, a->length, (double)a->c_out * a->c_in * a->taps * a->length);
+}
+
+size_t ck_pack_conv_bf16_size(int c_out, int c_in, int taps) {
+    return (size_t)c_out * (size_t)((c_in + 1) / 2) * (size_t)taps * 2;
+}
+
+void ck_pack_conv_bf16(const float *weight, long so, long sc, long sj, int c_out, int c_in, int taps, uint16_t *packed) {
+    int pairs = (c_in + 1) / 2;
+    for (int o = 0; o < c_out; o++)
+        for (int cp = 0; cp < pairs; cp++)
+            for (int j = 0; j < taps; j++) {
+                size_t at = ck_conv_pack_index(o, cp, j, pairs, taps);
+                for (int e = 0; e < 2; e++) {
+                    int c = 2 * cp + e;
+                    packed[at + e] = c < c_in ? ck_float_to_bf16(weight[o * so + c * sc + j * sj]) : 0;
+                }
+            }
+}
+
+void ck_pack_input_bf16(const float *x, int channels, int length, int ldx, int pad, float slope, uint16_t *xb) {
+    int pairs = (channels + 1) / 2;
+    int ld = length + 2 * pad;
+    for (int cp = 0; cp < pairs; cp++) {
+        uint16_t *row = xb + (size_t)cp * ld * 2;
+        memset(row, 0, (size_t)pad * 4);
+        memset(row + (size_t)(pad + length) * 2, 0, (size_t)pad * 4);
+        for (int e = 0; e < 2; e++) {
+            int c = 2 * cp + e;
+            uint16_t *dst = row + (size_t)pad * 2 + e;
+            if (c >= channels) { for (int t = 0; t < length; t++) dst[2 * t] = 0; continue; }
+            const float *src = x + (size_t)c * ldx;
+            for (int t = 0; t < length; t++) {
+                float v = src[t];
+                if (v < 0) v *= slope;
+                dst[2 * t] = ck_float_to_bf16(v);
+            }
+        }
+    }
+}
