@@ -10,6 +10,8 @@ public struct BenchmarkReport: Codable, Sendable {
         public var threads: Int
         public var precision: String
         public var batch: Int
+        /// Kernel instruction-set level in use (`generic`, `avx2`, `avx512`, `avx512bf16`).
+        public var cpu: String
     }
     public var settings: Settings
     /// Loading both checkpoints, in seconds.
@@ -62,9 +64,11 @@ public enum Benchmark {
 
     /// Loads the model and vocoder and measures each stage `repeats` times.
     public static func run(modelDirectory: String, vocoderDirectory: String, tokens: Int, frames: Int,
-                           repeats: Int, batch: Int = 1, threads: Int, precision: String = "fp32") throws -> BenchmarkReport {
+                           repeats: Int, batch: Int = 1, threads: Int, precision: Precision = .fp32) throws -> BenchmarkReport {
         var synthesizer: SpeechSynthesizer?
-        let loadSeconds = try time { synthesizer = try SpeechSynthesizer(modelDirectory: modelDirectory, vocoderDirectory: vocoderDirectory) }
+        let loadSeconds = try time {
+            synthesizer = try SpeechSynthesizer(modelDirectory: modelDirectory, vocoderDirectory: vocoderDirectory, precision: precision)
+        }
         guard let synthesizer, let vocoder = synthesizer.vocoder else {
             throw SpeechT5Error.invalidArgument(name: "vocoder", reason: "the benchmark needs a vocoder")
         }
@@ -123,7 +127,8 @@ public enum Benchmark {
             firstAudio.append(first ?? 0)
         }
         return BenchmarkReport(
-            settings: .init(tokens: tokens, frames: steps * r, repeats: repeats, threads: threads, precision: precision, batch: batch),
+            settings: .init(tokens: tokens, frames: steps * r, repeats: repeats, threads: threads, precision: precision.rawValue, batch: batch,
+                            cpu: Threading.cpuLevel.name),
             loadSeconds: loadSeconds,
             encoderMs: median(encoderTimes) * 1000,
             decoderStepMs: median(stepTimes) * 1000,

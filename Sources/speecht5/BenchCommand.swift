@@ -27,12 +27,18 @@ struct Bench: ParsableCommand {
     @Option(help: "Threads for the kernels (default: all cores).")
     var threads: Int?
 
+    @Option(help: "Weight precision: fp32 (exact) or bf16.")
+    var precision: Precision = .fp32
+
     func run() throws {
         let threadCount = Threading.configure(threads: threads)
         let report = try Benchmark.run(modelDirectory: model, vocoderDirectory: vocoder, tokens: tokens, frames: frames,
-                                       repeats: repeats, batch: batch, threads: threadCount)
+                                       repeats: repeats, batch: batch, threads: threadCount,
+                                       precision: precision)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         print(String(decoding: try encoder.encode(report), as: UTF8.self))
     }
 }
+
+extension Precision: ExpressibleByArgument {}

@@ -59,9 +59,12 @@ struct Synthesize: ParsableCommand {
     @Option(name: .customLong("sample-format"), help: "WAV sample format: s16 (16-bit PCM) or f32 (IEEE float).")
     var sampleFormat: SampleFormat = .s16
 
+    @Option(help: "Weight precision: fp32 (exact, the reference's numbers) or bf16 (faster, slightly different audio).")
+    var precision: Precision = .fp32
+
     func run() throws {
         let input = try text ?? readStandardInput()
-        let synthesizer = try SpeechSynthesizer(modelDirectory: model, vocoderDirectory: vocoder)
+        let synthesizer = try SpeechSynthesizer(modelDirectory: model, vocoderDirectory: vocoder, precision: precision)
         let speakerVector = try SpeakerEmbeddingFile.load(path: speaker, expectedDimension: synthesizer.speakerDimension)
         let options = GenerationOptions(threshold: threshold, minLengthRatio: minLenRatio, maxLengthRatio: maxLenRatio, seed: seed)
         let speech = try synthesizer.synthesize(input, speaker: speakerVector, options: options)
