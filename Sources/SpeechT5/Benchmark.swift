@@ -32,6 +32,10 @@ public struct BenchmarkReport: Codable, Sendable {
     public var framesPerSecond: Double
     /// Peak resident memory of the process, in megabytes.
     public var peakRSSMegabytes: Double
+    /// Resident memory at the end, split into file-backed pages (memory-mapped weights) and anonymous
+    /// memory (everything the process allocated), in megabytes (Linux only; 0 elsewhere).
+    public var residentFileMegabytes: Double = 0
+    public var residentAnonymousMegabytes: Double = 0
 }
 
 /// Runs the engine with a fixed amount of work so that timings compare across versions and with PyTorch.
@@ -60,6 +64,16 @@ public enum Benchmark {
         getrusage(RUSAGE_SELF, &usage)
         return Double(usage.ru_maxrss) / 1024 / 1024   // bytes on Apple platforms
         #endif
+    }
+
+    /// `(RssFile, RssAnon)` of this process in megabytes, from /proc/self/status (zeros when unavailable).
+    static func residentSplitMegabytes() -> (file: Double, anonymous: Double) {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return (0, 0) }
+        func value(_ key: String) -> Double {
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key) }) else { return 0 }
+            return Double(line.split(separator: " ").dropFirst().first.map(String.init) ?? "") .map { $0 / 1024 } ?? 0
+        }
+        return (value("RssFile:"), value("RssAnon:"))
     }
 
     /// Loads the model and vocoder and measures each stage `repeats` times.
@@ -126,6 +140,7 @@ public enum Benchmark {
             }
             firstAudio.append(first ?? 0)
         }
+        let resident = residentSplitMegabytes()
         return BenchmarkReport(
             settings: .init(tokens: tokens, frames: steps * r, repeats: repeats, threads: threads, precision: precision.rawValue, batch: batch,
                             cpu: Threading.cpuLevel.name),
@@ -137,6 +152,7 @@ public enum Benchmark {
             timeToFirstAudioMs: median(firstAudio),
             realTimeFactor: median(totalTimes),
             framesPerSecond: median(framesPerSecond),
-            peakRSSMegabytes: peakRSSMegabytes())
+            peakRSSMegabytes: peakRSSMegabytes(),
+            residentFileMegabytes: resident.file, residentAnonymousMegabytes: resident.anonymous)
     }
 }

@@ -82,4 +82,28 @@ final class KernelDispatchTests: XCTestCase {
             }
         }
     }
+
+    /// The vocoder's residual blocks and last convolution run in time tiles with a halo; tiny tiles must give
+    /// the same waveform as one tile over the whole sequence.
+    func testTiledVocoderEqualsUntiled() throws {
+        let saved = HiFiGAN.tileLength
+        defer { HiFiGAN.tileLength = saved }
+        for name in Fixtures.modelNames {
+            for precision in Precision.allCases {
+                let vocoder = try HiFiGAN(directory: Fixtures.path("models/\(name)/vocoder"), precision: precision)
+                for c in try Fixtures.cases(model: name) where c.frames >= 6 {
+                    let mel = try Fixtures.reference(model: name, case: c.name).floats("mel")
+                    HiFiGAN.tileLength = 1 << 20
+                    let whole = vocoder(mel, frames: c.frames)
+                    for tile in [5, 16, 33] {
+                        HiFiGAN.tileLength = tile
+                        let tiled = vocoder(mel, frames: c.frames)
+                        XCTAssertEqual(tiled.count, whole.count)
+                        XCTAssertLessThanOrEqual(maxAbsDifference(tiled, whole), 1e-6 * max(maxMagnitude(whole), 1),
+                                                 "\(name)/\(c.name) \(precision) tile \(tile)")
+                    }
+                }
+            }
+        }
+    }
 }

@@ -14,6 +14,9 @@ public struct HiFiGAN: Sendable {
         let slope: Float
 
         /// `out = block(x)` for `x [channels, length]`; `out` may not alias `x`.
+        /// Samples on each side that one output sample depends on.
+        var reach: Int { zip(dilatedConvolutions, convolutions).reduce(0) { $0 + $1.0.padding + $1.1.padding } }
+
         func apply(_ x: UnsafePointer<Float>, channels: Int, length: Int, into out: UnsafeMutablePointer<Float>,
                    workspace: HiFiGAN.Workspace) {
             out.update(from: x, count: channels * length)
@@ -55,6 +58,29 @@ public struct HiFiGAN: Sendable {
                 let padded = buffer(11, conv.inChannels * ld)
                 padInput(x, channels: conv.inChannels, length: length, ldx: length, pad: pad, slope: slope, into: padded)
                 conv.apply(padded: padded, ldx: ld, outLength: outLength, y: out, ldy: outLength, residual: residual, ldr: outLength)
+            }
+        }
+
+        /// `out[o, t] = conv(leaky(x))[o, t]` for a "same" convolution of `x [cIn, length]`, in tiles so that
+        /// the padded copy of the input stays small.
+        func convolveTiled(_ conv: Conv1d, input x: UnsafePointer<Float>, length: Int, slope: Float,
+                           into out: UnsafeMutablePointer<Float>) {
+            let pad = conv.padding
+            let tile = HiFiGAN.tileLength
+            var a = 0
+            while a < length {
+                let b = min(length, a + tile), width = b - a + 2 * pad
+                let padded = buffer(12, conv.inChannels * width)
+                for c in 0..<conv.inChannels {
+                    let row = padded + c * width
+                    for t in 0..<width {
+                        let position = a - pad + t
+                        row[t] = position >= 0 && position < length ? x[c * length + position] : 0
+                    }
+                    if slope != 1 { ck_leaky_relu(row, width, slope) }
+                }
+                conv.apply(padded: padded, ldx: width, outLength: b - a, y: out + a, ldy: length)
+                a = b
             }
         }
 
@@ -141,36 +167,56 @@ public struct HiFiGAN: Sendable {
             }
         }
         let workspace = Workspace()
-        var (h, length) = inputConvolution(x, length: frames)
+        var length = frames
+        var h = Scratch(inputConvolution.outChannels * length)
+        x.withUnsafeBufferPointer { xp in
+            workspace.convolveTiled(inputConvolution, input: xp.baseAddress!, length: length, slope: 1, into: h.pointer)
+        }
         let kernels = config.resblockKernelSizes.count
         for (i, upsampler) in upsamplers.enumerated() {
             let channels = upsampler.outChannels
             let upLength = upsampler.outputLength(length)
-            var up = [Float](repeating: 0, count: channels * upLength)
-            h.withUnsafeBufferPointer { hp in
-                up.withUnsafeMutableBufferPointer { u in
-                    _ = upsampler(hp.baseAddress!, length: length, ldx: length, inputSlope: config.leakyReluSlope, into: u.baseAddress!)
-                }
-            }
+            let up = Scratch(channels * upLength)
+            _ = upsampler(h.pointer, length: length, ldx: length, inputSlope: config.leakyReluSlope, into: up.pointer)
             length = upLength
-            var sum = [Float](repeating: 0, count: channels * length)
-            up.withUnsafeBufferPointer { u in
-                sum.withUnsafeMutableBufferPointer { s in
-                    let block = workspace.buffer(1, channels * length)
-                    for j in 0..<kernels {
-                        residualBlocks[i * kernels + j].apply(u.baseAddress!, channels: channels, length: length,
-                                                              into: j == 0 ? s.baseAddress! : block, workspace: workspace)
-                        if j > 0 { for n in 0..<(channels * length) { s[n] += block[n] } }
+            h = Scratch(channels * length)
+            // The residual blocks in time tiles: each tile is computed on a window widened by the blocks'
+            // receptive half-width, so its own samples are exact while the buffers stay small (and in cache).
+            let blocks = (0..<kernels).map { residualBlocks[i * kernels + $0] }
+            let halo = blocks.map(\.reach).max() ?? 0
+            let tile = Self.tileLength
+            let inverse = 1 / Float(kernels)
+            var a = 0
+            while a < length {
+                let b = min(length, a + tile)
+                let lo = max(0, a - halo), hi = min(length, b + halo), width = hi - lo
+                let window = workspace.buffer(2, channels * width)
+                let result = workspace.buffer(3, channels * width)
+                for c in 0..<channels { (window + c * width).update(from: up.pointer + c * length + lo, count: width) }
+                for (j, block) in blocks.enumerated() {
+                    block.apply(window, channels: channels, length: width, into: result, workspace: workspace)
+                    for c in 0..<channels {
+                        let source = result + c * width + (a - lo), destination = h.pointer + c * length + a
+                        if j == 0 {
+                            destination.update(from: source, count: b - a)
+                        } else {
+                            for t in 0..<(b - a) { destination[t] += source[t] }
+                        }
                     }
-                    let inverse = 1 / Float(kernels)
-                    ck_activation(s.baseAddress!, channels * length, Int32(CK_ACT_SCALE), inverse)
                 }
+                for c in 0..<channels { ck_activation(h.pointer + c * length + a, b - a, Int32(CK_ACT_SCALE), inverse) }
+                a = b
             }
-            h = sum
         }
         // The reference's last activation is F.leaky_relu with torch's default slope 0.01, not the config's.
-        (h, length) = outputConvolution(h, length: length, inputSlope: 0.01)
-        h.withUnsafeMutableBufferPointer { ck_activation($0.baseAddress!, $0.count, Int32(CK_ACT_TANH), 0) }
-        return h
+        var waveform = [Float](repeating: 0, count: length)
+        waveform.withUnsafeMutableBufferPointer { w in
+            workspace.convolveTiled(outputConvolution, input: h.pointer, length: length, slope: 0.01, into: w.baseAddress!)
+            ck_activation(w.baseAddress!, length, Int32(CK_ACT_TANH), 0)
+        }
+        return waveform
     }
+
+    /// Samples per tile of the residual blocks (the halo costs 2·reach / tileLength extra work).
+    nonisolated(unsafe) static var tileLength = 4096
 }
