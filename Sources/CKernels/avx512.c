@@ -15,6 +15,8 @@ void ck_avx2_softmax(float *x, int n);
 void ck_avx2_leaky_relu(float *x, size_t n, float slope);
 void ck_avx2_attention_head(const ck_attention_args *p, int head, int dh, int q0, int q1, float *s);
 
+int ck_prefetch_enabled = 1;
+
 /// The four horizontal sums of a, b, c, d.
 AI A512 __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
     __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
@@ -33,12 +35,17 @@ AI A512 __m512 widen_bf16(__m256i h) {
 
 /// out[i][j] = Σ_k x_i[k]·w_j[k], MR rows of x, NR (4 or 8) rows of w; BW: weights are bf16.
 AI A512 void tile_f32(const int MR, const int NR, const int BW, int k, const float *const *xr,
-                      const void *const *wr, float out[4][8]) {
+                      const void *const *wr, const void *const *prefetch, float out[4][8]) {
     __m512 acc[4][8];
     for (int i = 0; i < MR; i++) for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
     int kk = 0;
     for (; kk + 16 <= k; kk += 16) {
         __m512 wv[8];
+        // Stream the next tile's weight rows into the cache while this one is computed: each row is short
+        // (a few KB), too short for the hardware prefetcher to ramp up on its own.
+        if (prefetch && (!BW || (kk & 16) == 0))
+            for (int j = 0; j < NR; j++)
+                _mm_prefetch((const char *)prefetch[j] + (size_t)kk * (BW ? 2 : 4), _MM_HINT_T0);
         for (int j = 0; j < NR; j++)
             wv[j] = BW ? widen_bf16(_mm256_loadu_si256((const __m256i *)((const uint16_t *)wr[j] + kk)))
                        : _mm512_loadu_ps((const float *)wr[j] + kk);
@@ -92,9 +99,13 @@ AI A512 void linear_range_impl(const ck_linear_args *a, int n0, int n1, const in
     const size_t esize = BW ? 2 : 4;
     for (int j0 = n0; j0 < n1; j0 += 8) {
         int nr = CK_MIN(8, n1 - j0);
-        const void *wr[8];
-        for (int j = 0; j < 8; j++)
+        const void *wr[8], *next[8];
+        int nn = CK_MIN(8, n1 - (j0 + 8));
+        for (int j = 0; j < 8; j++) {
             wr[j] = (const char *)base + (size_t)(j0 + CK_MIN(j, nr - 1)) * a->ldw * esize;
+            next[j] = nn > 0 ? (const char *)base + (size_t)(j0 + 8 + CK_MIN(j, nn - 1)) * a->ldw * esize : wr[j];
+        }
+        const int use_prefetch = ck_prefetch_enabled && nn > 0;
         int i0 = 0;
         while (i0 < a->m) {
             int left = a->m - i0;
@@ -103,21 +114,21 @@ AI A512 void linear_range_impl(const ck_linear_args *a, int n0, int n1, const in
             if (left >= 4) {
                 for (int i = 0; i < 4; i++) xr[i] = a->x + (size_t)(i0 + i) * a->ldx;
                 float second[4][8];
-                tile_f32(4, 4, BW, a->k, xr, wr, out);
+                tile_f32(4, 4, BW, a->k, xr, wr, use_prefetch && i0 == 0 ? next : NULL, out);
                 if (nr > 4) {
-                    tile_f32(4, 4, BW, a->k, xr, wr + 4, second);
+                    tile_f32(4, 4, BW, a->k, xr, wr + 4, use_prefetch && i0 == 0 ? next + 4 : NULL, second);
                     for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) out[i][4 + j] = second[i][j];
                 }
                 epilogue(a, i0, 4, j0, nr, out);
                 i0 += 4;
             } else if (left >= 2) {
                 for (int i = 0; i < 2; i++) xr[i] = a->x + (size_t)(i0 + i) * a->ldx;
-                tile_f32(2, 8, BW, a->k, xr, wr, out);
+                tile_f32(2, 8, BW, a->k, xr, wr, use_prefetch && i0 == 0 ? next : NULL, out);
                 epilogue(a, i0, 2, j0, nr, out);
                 i0 += 2;
             } else {
                 xr[0] = a->x + (size_t)i0 * a->ldx;
-                tile_f32(1, 8, BW, a->k, xr, wr, out);
+                tile_f32(1, 8, BW, a->k, xr, wr, use_prefetch && i0 == 0 ? next : NULL, out);
                 epilogue(a, i0, 1, j0, nr, out);
                 i0 += 1;
             }

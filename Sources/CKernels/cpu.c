@@ -85,8 +85,24 @@ uint16_t ck_float_to_bf16(float value) {
     return (uint16_t)(bits >> 16);
 }
 
-void ck_convert_f32_to_bf16(const float *source, uint16_t *destination, size_t count) {
+static void convert_range(const float *source, uint16_t *destination, size_t count) {
     for (size_t i = 0; i < count; i++) destination[i] = ck_float_to_bf16(source[i]);
+}
+
+typedef struct { const float *source; uint16_t *destination; size_t count; int parts; } convert_job;
+
+static void convert_task(void *context, int task, int thread) {
+    (void)thread;
+    const convert_job *job = context;
+    size_t begin = job->count * (size_t)task / (size_t)job->parts, end = job->count * (size_t)(task + 1) / (size_t)job->parts;
+    convert_range(job->source + begin, job->destination + begin, end - begin);
+}
+
+void ck_convert_f32_to_bf16(const float *source, uint16_t *destination, size_t count) {
+    // Large conversions (weights at load) are spread over the pool: the source pages fault in in parallel.
+    if (count < (1u << 18)) { convert_range(source, destination, count); return; }
+    convert_job job = { source, destination, count, 16 };
+    ck_parallel_for(job.parts, convert_task, &job);
 }
 
 void ck_convert_bf16_to_f32(const uint16_t *source, float *destination, size_t count) {

@@ -82,10 +82,10 @@ void ck_linear(const ck_linear_args *layers, int count) {
         for (int l = 0; l < count; l++) linear_range(&job, l, 0, layers[l].n);
         return;
     }
-    // Enough parts per layer for balance; large-m layers get more parts (dynamic claiming evens them out).
-    int parts = threads;
-    if (work > 8e6) parts = threads * 4;
-    int max_parts = (max_n + 7) / 8;
+    // Several parts per thread, claimed dynamically: if a thread is descheduled (a loaded machine), the
+    // others take over its remaining parts instead of waiting for it at the end of the call.
+    int parts = threads * 4;
+    int max_parts = (max_n + 63) / 64;
     if (parts > max_parts) parts = max_parts;
     if (parts < 1) parts = 1;
     job.parts = parts;

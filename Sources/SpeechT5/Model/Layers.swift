@@ -375,6 +375,30 @@ struct ConvTranspose1d: Sendable {
     }
 }
 
+/// Rows of the sinusoidal position table computed on demand (the speech table has 1876 × H entries,
+/// ~6 MB, of which a generation reads one row per step). Same values as `sinusoidalPositions`.
+struct SinusoidalPositions: Sendable {
+    let count: Int
+    let dim: Int
+    let frequencies: [Float]
+
+    init(count: Int, dim: Int) {
+        self.count = count
+        self.dim = dim
+        let c = Float(-(log(10000.0) / Double(dim)))
+        frequencies = (0..<(dim / 2)).map { k in Float(exp(Double(Float(2 * k) * c))) }
+    }
+
+    /// Adds `scale · PE[position]` to `destination[0..<dim]`.
+    func add(position: Int, scale: Float, to destination: UnsafeMutablePointer<Float>) {
+        for k in 0..<frequencies.count {
+            let argument = Float(position) * frequencies[k]
+            destination[2 * k] += scale * Float(sin(Double(argument)))
+            destination[2 * k + 1] += scale * Float(cos(Double(argument)))
+        }
+    }
+}
+
 /// The sinusoidal position table `[positions, dim]` (sin in even columns, cos in odd), built with the
 /// float32 recipe that tracks torch's own table to ~1e-5 even at long positions (spec §3a).
 func sinusoidalPositions(count: Int, dim: Int) -> [Float] {

@@ -7,7 +7,7 @@ struct SpeechDecoderPrenet: Sendable {
     let layers: [Linear]              // n_mel → P → … → P, each followed by ReLU and dropout
     let finalLayer: Linear            // P → H
     let positionScale: Float          // encode_positions.alpha
-    let positions: [Float]            // [maxSpeechPositions, H]
+    let positions: SinusoidalPositions // [maxSpeechPositions, H], rows computed on demand
     let speakerFusion: Linear         // [hidden ‖ speaker] (H + S) → H, then ReLU
     let hidden: Int
     let speakerDim: Int
@@ -20,7 +20,7 @@ struct SpeechDecoderPrenet: Sendable {
         }
         finalLayer = try Linear(store, "\(prefix).final_layer", in: c.speechDecoderPrenetUnits, out: c.hiddenSize, precision: precision)
         positionScale = try store.scalar("\(prefix).encode_positions.alpha")
-        positions = sinusoidalPositions(count: c.maxSpeechPositions, dim: c.hiddenSize)
+        positions = SinusoidalPositions(count: c.maxSpeechPositions, dim: c.hiddenSize)
         speakerFusion = try Linear(store, "\(prefix).speaker_embeds_layer", in: c.hiddenSize + c.speakerEmbeddingDim,
                                    out: c.hiddenSize, precision: precision)
         hidden = c.hiddenSize
@@ -45,13 +45,12 @@ struct SpeechDecoderPrenet: Sendable {
         z = finalLayer(z, rows: rows)
         let width = hidden + speakerDim
         var fused = [Float](repeating: 0, count: rows * width)
-        for r in 0..<rows {
-            let position = steps[r] * hidden
-            for d in 0..<hidden {
-                fused[r * width + d] = z[r * hidden + d] + positionScale * positions[position + d]
-            }
-            for d in 0..<speakerDim {
-                fused[r * width + hidden + d] = speakers[r * speakerDim + d]
+        fused.withUnsafeMutableBufferPointer { f in
+            for r in 0..<rows {
+                let row = f.baseAddress! + r * width
+                for d in 0..<hidden { row[d] = z[r * hidden + d] }
+                positions.add(position: steps[r], scale: positionScale, to: row)
+                for d in 0..<speakerDim { row[hidden + d] = speakers[r * speakerDim + d] }
             }
         }
         return speakerFusion(fused, rows: rows, activation: Int32(CK_ACT_RELU))
