@@ -30,14 +30,13 @@ public struct HiFiGAN: Sendable {
 
     /// Reusable buffers of one vocoder call.
     final class Workspace: @unchecked Sendable {
-        private var buffers: [Int: (UnsafeMutableRawPointer, Int)] = [:]
+        private var buffers: [Int: Scratch] = [:]
 
         func raw(_ slot: Int, _ bytes: Int) -> UnsafeMutableRawPointer {
-            if let (p, size) = buffers[slot], size >= bytes { return p }
-            if let (p, _) = buffers[slot] { p.deallocate() }
-            let p = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 64), alignment: 64)
-            buffers[slot] = (p, bytes)
-            return p
+            if let buffer = buffers[slot], buffer.count * 4 >= bytes { return UnsafeMutableRawPointer(buffer.pointer) }
+            let buffer = Scratch((bytes + 3) / 4)
+            buffers[slot] = buffer
+            return UnsafeMutableRawPointer(buffer.pointer)
         }
 
         func buffer(_ slot: Int, _ count: Int) -> UnsafeMutablePointer<Float> {
@@ -84,7 +83,6 @@ public struct HiFiGAN: Sendable {
             }
         }
 
-        deinit { for (p, _) in buffers.values { p.deallocate() } }
     }
 
     /// The configuration the weights were loaded with.

@@ -19,18 +19,33 @@ final class FloatBuffer: @unchecked Sendable {
     var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 }
 
-/// Uninitialized float32 scratch memory of a fixed size, freed with the object.
+/// Uninitialized float32 scratch memory of a fixed size, freed with the object. Large buffers (KV caches,
+/// vocoder activations) are mapped directly from the kernel: only the pages written become resident, and
+/// all of them go back when the buffer dies (the C heap would keep freed multi-megabyte blocks resident).
 final class Scratch: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Float>
     let count: Int
+    private let mappedBytes: Int
+
+    static let mapThreshold = 1 << 20
 
     init(_ count: Int) {
         self.count = count
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 16) * 4, alignment: 64)
-            .bindMemory(to: Float.self, capacity: max(count, 16))
+        let bytes = max(count, 16) * 4
+        if bytes >= Self.mapThreshold,
+           let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED {
+            mappedBytes = bytes
+            pointer = p.bindMemory(to: Float.self, capacity: max(count, 16))
+        } else {
+            mappedBytes = 0
+            pointer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+                .bindMemory(to: Float.self, capacity: max(count, 16))
+        }
     }
 
-    deinit { pointer.deallocate() }
+    deinit {
+        if mappedBytes > 0 { munmap(UnsafeMutableRawPointer(pointer), mappedBytes) } else { pointer.deallocate() }
+    }
 }
 
 extension Activation {
