@@ -12,6 +12,8 @@
 void ck_avx2_activation(float *x, size_t n, int act, float parameter);
 void ck_avx2_layer_norm(float *x, const float *add, int rows, int dim, int ld, const float *g, const float *b, float eps);
 void ck_avx2_softmax(float *x, int n);
+void ck_avx2_pack_pair_bf16(const float *x, int channels, int length, int ldx, int pad, float slope, uint16_t *xb, int cp);
+void ck_avx2_pad_row_f32(const float *x, int length, int ldx, int pad, float slope, float *out, int c);
 void ck_avx2_leaky_relu(float *x, size_t n, float slope);
 void ck_avx2_attention_head(const ck_attention_args *p, int head, int dh, int q0, int q1, float *s);
 
@@ -294,6 +296,8 @@ const ck_kernel_table ck_table_avx512 = {
     .attention_head = ck_avx2_attention_head,
     .conv_range = conv_range_512,
     .conv_bf16_range = conv_bf16_range_emulated,
+    .pack_pair_bf16 = ck_avx2_pack_pair_bf16,
+    .pad_row_f32 = ck_avx2_pad_row_f32,
 };
 
 const ck_kernel_table ck_table_avx512bf16 = {
@@ -306,5 +310,7 @@ const ck_kernel_table ck_table_avx512bf16 = {
     .attention_head = ck_avx2_attention_head,
     .conv_range = conv_range_512,
     .conv_bf16_range = conv_bf16_range_native,
+    .pack_pair_bf16 = ck_avx2_pack_pair_bf16,
+    .pad_row_f32 = ck_avx2_pad_row_f32,
 };
 #endif

@@ -210,23 +210,56 @@ void ck_pack_conv_bf16(const float *weight, long so, long sc, long sj, int c_out
             }
 }
 
-void ck_pack_input_bf16(const float *x, int channels, int length, int ldx, int pad, float slope, uint16_t *xb) {
-    int pairs = (channels + 1) / 2;
-    int ld = length + 2 * pad;
-    for (int cp = 0; cp < pairs; cp++) {
-        uint16_t *row = xb + (size_t)cp * ld * 2;
-        memset(row, 0, (size_t)pad * 4);
-        memset(row + (size_t)(pad + length) * 2, 0, (size_t)pad * 4);
-        for (int e = 0; e < 2; e++) {
-            int c = 2 * cp + e;
-            uint16_t *dst = row + (size_t)pad * 2 + e;
-            if (c >= channels) { for (int t = 0; t < length; t++) dst[2 * t] = 0; continue; }
-            const float *src = x + (size_t)c * ldx;
-            for (int t = 0; t < length; t++) {
-                float v = src[t];
-                if (v < 0) v *= slope;
-                dst[2 * t] = ck_float_to_bf16(v);
-            }
-        }
+typedef struct {
+    const float *x; int channels, length, ldx, pad; float slope; uint16_t *xb; float *out; int rows, parts;
+    const ck_kernel_table *kernels;
+} pack_job;
+
+static void pack_task(void *context, int task, int thread) {
+    (void)thread;
+    const pack_job *job = context;
+    int r0 = job->rows * task / job->parts, r1 = job->rows * (task + 1) / job->parts;
+    for (int r = r0; r < r1; r++) {
+        if (job->xb) job->kernels->pack_pair_bf16(job->x, job->channels, job->length, job->ldx, job->pad, job->slope, job->xb, r);
+        else job->kernels->pad_row_f32(job->x, job->length, job->ldx, job->pad, job->slope, job->out, r);
     }
+}
+
+static void pack_run(pack_job *job) {
+    double elements = (double)job->channels * job->length;
+    job->kernels = ck_kernels();
+    job->parts = elements < 65536 ? 1 : CK_MIN(job->rows, 4 * ck_threads());
+    if (job->parts <= 1) { job->parts = 1; pack_task(job, 0, 0); return; }
+    ck_parallel_for(job->parts, pack_task, job);
+}
+
+void ck_pack_input_bf16(const float *x, int channels, int length, int ldx, int pad, float slope, uint16_t *xb) {
+    pack_job job = { x, channels, length, ldx, pad, slope, xb, NULL, (channels + 1) / 2, 1, NULL };
+    pack_run(&job);
+}
+
+void ck_pad_input_f32(const float *x, int channels, int length, int ldx, int pad, float slope, float *out) {
+    pack_job job = { x, channels, length, ldx, pad, slope, NULL, out, channels, 1, NULL };
+    pack_run(&job);
+}
+
+typedef struct { const float *src; int ld_src, rows, count; float *dst; int ld_dst, start, stride, parts; } scatter_job;
+
+static void scatter_task(void *context, int task, int thread) {
+    (void)thread;
+    const scatter_job *job = context;
+    int r0 = job->rows * task / job->parts, r1 = job->rows * (task + 1) / job->parts;
+    for (int r = r0; r < r1; r++) {
+        const float *s = job->src + (size_t)r * job->ld_src;
+        float *d = job->dst + (size_t)r * job->ld_dst + job->start;
+        for (int i = 0; i < job->count; i++) d[(size_t)i * job->stride] = s[i];
+    }
+}
+
+void ck_scatter_columns(const float *src, int ld_src, int rows, int count, float *dst, int ld_dst, int start, int stride) {
+    scatter_job job = { src, ld_src, rows, count, dst, ld_dst, start, stride, 1 };
+    double elements = (double)rows * count;
+    job.parts = elements < 65536 ? 1 : CK_MIN(rows, 4 * ck_threads());
+    if (job.parts <= 1) { scatter_task(&job, 0, 0); return; }
+    ck_parallel_for(job.parts, scatter_task, &job);
 }

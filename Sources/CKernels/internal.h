@@ -28,6 +28,8 @@ typedef struct {
     /// Output channels [o0, o1) and positions [t0, t1) of a convolution.
     void (*conv_range)(const ck_conv_args *a, int o0, int o1, int t0, int t1);
     void (*conv_bf16_range)(const ck_conv_bf16_args *a, int o0, int o1, int t0, int t1);
+    void (*pack_pair_bf16)(const float *x, int channels, int length, int ldx, int pad, float slope, uint16_t *xb, int cp);
+    void (*pad_row_f32)(const float *x, int length, int ldx, int pad, float slope, float *out, int c);
 } ck_kernel_table;
 
 extern const ck_kernel_table ck_table_generic;

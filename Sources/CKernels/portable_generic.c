@@ -12,4 +12,6 @@ const ck_kernel_table ck_table_generic = {
     .attention_head = p_attention_head,
     .conv_range = p_conv_range,
     .conv_bf16_range = p_conv_bf16_range,
+    .pack_pair_bf16 = p_pack_pair_bf16,
+    .pad_row_f32 = p_pad_row_f32,
 };

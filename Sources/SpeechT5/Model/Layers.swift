@@ -285,14 +285,7 @@ final class PackedConvWeights: @unchecked Sendable {
 /// margins, applying a leaky ReLU of `slope` (1: plain copy).
 func padInput(_ x: UnsafePointer<Float>, channels: Int, length: Int, ldx: Int, pad: Int, slope: Float,
               into out: UnsafeMutablePointer<Float>) {
-    let ld = length + 2 * pad
-    for c in 0..<channels {
-        let row = out + c * ld
-        row.update(repeating: 0, count: pad)
-        (row + pad).update(from: x + c * ldx, count: length)
-        (row + pad + length).update(repeating: 0, count: pad)
-        if slope != 1 { ck_leaky_relu(row + pad, length, slope) }
-    }
+    ck_pad_input_f32(x, Int32(channels), Int32(length), Int32(ldx), Int32(pad), slope, out)
 }
 
 /// Transposed 1-D convolution with torch's `[cIn, cOut, kernel]` weight layout, computed as `stride`
@@ -379,11 +372,8 @@ struct ConvTranspose1d: Sendable {
                                      residual: nil, ldr: 0, y: temp.pointer, ldy: Int32(phaseLength))
                 ck_conv1d(&a)
             }
-            for o in 0..<outChannels {
-                let src = temp.pointer + o * phaseLength
-                let dst = y + o * outLength
-                for i in 0..<count { dst[(mLow + i) * stride + rho - padding] = src[i] }
-            }
+            ck_scatter_columns(temp.pointer, Int32(phaseLength), Int32(outChannels), Int32(count), y, Int32(outLength),
+                               Int32(mLow * stride + rho - padding), Int32(stride))
         }
         withExtendedLifetime(self) {}
         return outLength
