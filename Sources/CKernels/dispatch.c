@@ -55,13 +55,13 @@ void ck_linear(const ck_linear_args *layers, int count) {
         size_t offset = 0;
         int any = 0;
         for (int l = 0; l < count; l++)
-            if (layers[l].weight_bf16 && layers[l].m >= bf16_activation_rows()) { offset += (size_t)layers[l].m * layers[l].k; any = 1; }
+            if (layers[l].weight_bf16 && layers[l].bf16_activations && layers[l].m >= bf16_activation_rows()) { offset += (size_t)layers[l].m * layers[l].k; any = 1; }
         if (any) {
             uint16_t *buffer = ck_scratch(7, offset * 2 + 64);
             offset = 0;
             for (int l = 0; l < count; l++) {
                 xb_store[l] = NULL;
-                if (!(layers[l].weight_bf16 && layers[l].m >= bf16_activation_rows())) continue;
+                if (!(layers[l].weight_bf16 && layers[l].bf16_activations && layers[l].m >= bf16_activation_rows())) continue;
                 // Reuse the conversion of an identical input (e.g. q, k, v of one x).
                 for (int e = 0; e < l; e++)
                     if (xb_store[e] && layers[e].x == layers[l].x && layers[e].m == layers[l].m

@@ -81,6 +81,10 @@ typedef struct {
     float activation_parameter;
     const float *residual; int ldr;  // or NULL
     float *y; int ldy;
+    /// With bf16 weights: 1 lets rows ≥ 16 be rounded to bf16 and multiplied with vdpbf16ps where the CPU
+    /// has it (encoder, cross-attention keys/values); 0 keeps float32 activations (the decoder step, so
+    /// that a row gives the same numbers alone or in a batch).
+    int bf16_activations;
 } ck_linear_args;
 
 /// Runs `count` linear layers that share nothing but the call: their output rows are spread over the

@@ -24,8 +24,9 @@ struct MultiHeadAttention: Sendable {
     var scale: Float { 1 / Float(headDim).squareRoot() }
 
     /// Kernel arguments of the scaled query projection.
-    func queryArguments(x: UnsafePointer<Float>, rows: Int, y: UnsafeMutablePointer<Float>) -> ck_linear_args {
-        queryProjection.arguments(x: x, rows: rows, y: y, activation: Int32(CK_ACT_SCALE), parameter: scale)
+    func queryArguments(x: UnsafePointer<Float>, rows: Int, y: UnsafeMutablePointer<Float>, bf16Activations: Bool = false) -> ck_linear_args {
+        queryProjection.arguments(x: x, rows: rows, y: y, activation: Int32(CK_ACT_SCALE), parameter: scale,
+                                  bf16Activations: bf16Activations)
     }
 
     /// Full self-attention of `x [rows, hidden]` (the encoder), returning `x + attention(x)` in `x`.
@@ -33,12 +34,12 @@ struct MultiHeadAttention: Sendable {
     func selfAttendAddingResidual(_ x: UnsafeMutablePointer<Float>, rows: Int, keyIsValid: [UInt8]?,
                                   relativeBias: RelativePositionBias?, scratch: UnsafeMutablePointer<Float>) {
         let q = scratch, k = scratch + rows * hidden, v = scratch + 2 * rows * hidden, context = scratch + 3 * rows * hidden
-        runLinear([queryArguments(x: x, rows: rows, y: q),
-                   keyProjection.arguments(x: x, rows: rows, y: k),
-                   valueProjection.arguments(x: x, rows: rows, y: v)])
+        runLinear([queryArguments(x: x, rows: rows, y: q, bf16Activations: true),
+                   keyProjection.arguments(x: x, rows: rows, y: k, bf16Activations: true),
+                   valueProjection.arguments(x: x, rows: rows, y: v, bf16Activations: true)])
         attend(problems: [Self.problem(q: q, k: k, v: v, out: context, queries: rows, keys: rows, hidden: hidden)],
                keyIsValid: keyIsValid.map { [$0] }, relativeBias: relativeBias)
-        outputProjection.apply(x: context, rows: rows, y: x, residual: x)
+        outputProjection.apply(x: context, rows: rows, y: x, residual: x, bf16Activations: true)
         withExtendedLifetime(self) {}
     }
 

@@ -86,7 +86,7 @@ struct Linear: Sendable {
     /// until the kernel call returns.
     func arguments(x: UnsafePointer<Float>, rows: Int, ldx: Int? = nil, y: UnsafeMutablePointer<Float>, ldy: Int? = nil,
                    activation: Int32 = Int32(CK_ACT_NONE), parameter: Float = 0,
-                   residual: UnsafePointer<Float>? = nil, ldr: Int? = nil) -> ck_linear_args {
+                   residual: UnsafePointer<Float>? = nil, ldr: Int? = nil, bf16Activations: Bool = false) -> ck_linear_args {
         ck_linear_args(
             m: Int32(rows), n: Int32(outFeatures), k: Int32(inFeatures),
             x: x, ldx: Int32(ldx ?? inFeatures),
@@ -94,14 +94,14 @@ struct Linear: Sendable {
             bias: bias.map { UnsafePointer($0.pointer) },
             activation: activation, activation_parameter: parameter,
             residual: residual, ldr: Int32(ldr ?? outFeatures),
-            y: y, ldy: Int32(ldy ?? outFeatures))
+            y: y, ldy: Int32(ldy ?? outFeatures), bf16_activations: bf16Activations ? 1 : 0)
     }
 
     /// Runs one layer on raw pointers.
     func apply(x: UnsafePointer<Float>, rows: Int, y: UnsafeMutablePointer<Float>,
-               activation: Int32 = Int32(CK_ACT_NONE), residual: UnsafePointer<Float>? = nil) {
+               activation: Int32 = Int32(CK_ACT_NONE), residual: UnsafePointer<Float>? = nil, bf16Activations: Bool = false) {
         guard rows > 0 else { return }
-        var a = arguments(x: x, rows: rows, y: y, activation: activation, residual: residual)
+        var a = arguments(x: x, rows: rows, y: y, activation: activation, residual: residual, bf16Activations: bf16Activations)
         ck_linear(&a, 1)
         withExtendedLifetime(self) {}
     }
@@ -163,9 +163,9 @@ struct FeedForward: Sendable {
 
     /// `y = FFN(x) + residual` with `inner` as scratch (`rows × innerFeatures`).
     func apply(x: UnsafePointer<Float>, rows: Int, inner: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>,
-               residual: UnsafePointer<Float>? = nil) {
-        intermediate.apply(x: x, rows: rows, y: inner, activation: activation.kernelCode)
-        output.apply(x: inner, rows: rows, y: y, residual: residual)
+               residual: UnsafePointer<Float>? = nil, bf16Activations: Bool = false) {
+        intermediate.apply(x: x, rows: rows, y: inner, activation: activation.kernelCode, bf16Activations: bf16Activations)
+        output.apply(x: inner, rows: rows, y: y, residual: residual, bf16Activations: bf16Activations)
     }
 
     func callAsFunction(_ x: [Float], rows: Int) -> [Float] {

@@ -134,8 +134,10 @@ struct SpeechDecoder: Sendable {
                 let k = Scratch(encoderLength * hidden), v = Scratch(encoderLength * hidden)
                 keys.append(k)
                 values.append(v)
-                arguments.append(layer.crossAttention.keyProjection.arguments(x: e.baseAddress!, rows: encoderLength, y: k.pointer))
-                arguments.append(layer.crossAttention.valueProjection.arguments(x: e.baseAddress!, rows: encoderLength, y: v.pointer))
+                arguments.append(layer.crossAttention.keyProjection.arguments(x: e.baseAddress!, rows: encoderLength, y: k.pointer,
+                                                                             bf16Activations: true))
+                arguments.append(layer.crossAttention.valueProjection.arguments(x: e.baseAddress!, rows: encoderLength, y: v.pointer,
+                                                                               bf16Activations: true))
             }
             runLinear(arguments)
         }
