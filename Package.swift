@@ -28,8 +28,11 @@ let package = Package(
     ],
     targets: blasTargets + [
         .target(
+            name: "CKernels"
+        ),
+        .target(
             name: "SpeechT5",
-            dependencies: blasDependencies
+            dependencies: blasDependencies + ["CKernels"]
         ),
         .executableTarget(
             name: "speecht5",

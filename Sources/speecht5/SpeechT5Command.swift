@@ -12,7 +12,7 @@ struct SpeechT5Command: ParsableCommand {
             (microsoft/speecht5_hifigan) and the default voice are fetched from the Hugging Face hub on first \
             use into the cache Python's huggingface_hub uses, and speech.wav is written.
             """,
-        subcommands: [Say.self, Synthesize.self, Voices.self, VoiceCommand.self, Convert.self])
+        subcommands: [Say.self, Synthesize.self, Voices.self, VoiceCommand.self, Convert.self, Bench.self])
 
     /// Runs the command and turns any engine or hub error into one line on stderr and exit code 1.
     static func main() {
@@ -97,6 +97,9 @@ struct ModelArguments: ParsableArguments {
     @Option(help: ArgumentHelp("Speaker x-vector file instead of a voice: .npy (float32/float64) or raw little-endian float32 .bin.", valueName: "file"))
     var speaker: String?
 
+    @Option(help: "Weight precision: fp32 (exact, the reference's numbers) or bf16 (faster, slightly different audio).")
+    var precision: Precision = .fp32
+
     func validate() throws {
         if voice != nil && speaker != nil {
             throw ValidationError("give either --voice or --speaker, not both")
@@ -106,18 +109,18 @@ struct ModelArguments: ParsableArguments {
     /// The arguments as plain values.
     var sources: SpeechSources {
         SpeechSources(model: model, revision: revision, vocoder: vocoder, vocoderRevision: vocoderRevision,
-                      voice: voice, speaker: speaker)
+                      voice: voice, speaker: speaker, precision: precision)
     }
 
     /// Resolves and loads, for async callers (see ``SpeechSources``).
     func loadAsync() async throws -> (SpeechSynthesizer, [Float]) {
-        try SpeechSources.load(try await sources.resolve())
+        try SpeechSources.load(try await sources.resolve(), precision: precision)
     }
 
     /// The same, blocking the calling (non-async) thread while the hub is asked.
     func load() throws -> (SpeechSynthesizer, [Float]) {
         let sources = self.sources
-        return try SpeechSources.load(try blockingWait { try await sources.resolve() })
+        return try SpeechSources.load(try blockingWait { try await sources.resolve() }, precision: precision)
     }
 }
 
@@ -130,6 +133,7 @@ struct SpeechSources: Sendable {
     var vocoderRevision: String?
     var voice: String?
     var speaker: String?
+    var precision: Precision = .fp32
 
     /// What the sources resolved to: local directories and a voice ready to load.
     struct Resolved: Sendable {
@@ -164,8 +168,9 @@ struct SpeechSources: Sendable {
     }
 
     /// Loads the synthesizer and the voice's x-vector from resolved sources.
-    static func load(_ resolved: Resolved, voices: VoiceResolver = VoiceResolver()) throws -> (SpeechSynthesizer, [Float]) {
-        let synthesizer = try SpeechSynthesizer(modelDirectory: resolved.modelDirectory, vocoderDirectory: resolved.vocoderDirectory)
+    static func load(_ resolved: Resolved, precision: Precision = .fp32, voices: VoiceResolver = VoiceResolver()) throws -> (SpeechSynthesizer, [Float]) {
+        let synthesizer = try SpeechSynthesizer(modelDirectory: resolved.modelDirectory, vocoderDirectory: resolved.vocoderDirectory,
+                                                precision: precision)
         let vector = try voices.load(resolved.voice, expectedDimension: synthesizer.speakerDimension) {
             guard let path = resolved.archivePath else {
                 throw SpeechT5Error.invalidArgument(name: "voice", reason: "the voice archive was not fetched")

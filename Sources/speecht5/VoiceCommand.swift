@@ -10,7 +10,9 @@ struct VoiceCommand: ParsableCommand {
         discussion: """
             Voices are 512-number speaker x-vectors made by speechbrain's spkrec-xvect-voxceleb model, the \
             kind SpeechT5 was trained with. They are stored as NAME.npy in $\(VoiceStore.environmentVariable), \
-            or ~/.local/share/speecht5/voices when it is unset.
+            or ~/.local/share/speecht5/voices when it is unset; use one with 'say --voice NAME'. The \
+            encoder model is fetched from the Hugging Face hub on first use, unless --encoder DIR or \
+            $\(VoiceCommand.encoderEnvironmentVariable) names a local copy.
             """,
         subcommands: [Create.self, Export.self, List.self, Remove.self])
 

@@ -249,6 +249,21 @@ final class VoiceEncoderTests: XCTestCase {
         }
     }
 
+    func testInconsistentConfigurationInCode() throws {
+        let weights = try WeightStore(checkpointFile: (VoiceFixtures.encoderDirectory as NSString).appendingPathComponent("embedding_model.ckpt"))
+        var config = try encoder().configuration
+        config.kernelSizes = [5, 3]
+        XCTAssertThrowsError(try SpeakerEncoder(configuration: config, weights: weights)) { error in
+            guard case SpeechT5Error.invalidConfig(_, let field, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(field, "embedding_model.tdnn_blocks")
+        }
+        config = try encoder().configuration
+        config.melCount = 40
+        XCTAssertThrowsError(try SpeakerEncoder(configuration: config, weights: weights))
+        config = try encoder().configuration
+        XCTAssertNoThrow(try SpeakerEncoder(configuration: config, weights: weights))
+    }
+
     func testCorruptCheckpointIsAClearError() throws {
         let scratch = try VoiceScratch()
         let yaml = try String(contentsOfFile: (VoiceFixtures.encoderDirectory as NSString).appendingPathComponent("hyperparams.yaml"), encoding: .utf8)

@@ -145,6 +145,16 @@ final class VoiceAnalysisTests: XCTestCase {
         XCTAssertEqual(clipped.peak, 1)
     }
 
+    func testNearSilenceIsNotSpeech() {
+        // ±1 LSB of 16-bit noise: not digital silence, but nothing to hear.
+        let hiss = (0..<48_000).map { Float(($0 * 7_919 % 3) - 1) / 32_768 }
+        let analysis = RecordingAnalysis(samples: hiss, sampleRate: 16_000)
+        XCTAssertEqual(analysis.speechDuration, 0)
+        XCTAssertLessThan(analysis.loudestLevel, -85)
+        XCTAssertEqual(analysis.warnings.count, 1)
+        XCTAssertTrue(analysis.warnings[0].contains("no speech"), analysis.warnings[0])
+    }
+
     func testQuietRecordingIsStillSpeech() {
         // The detector is relative to the loudest frame: a quiet but clean recording counts.
         let quiet = voiceTestSignal(seconds: 3, rate: 16_000, syllables: false).map { $0 * 0.01 }

@@ -176,6 +176,24 @@ public final class SafeTensorsFile: @unchecked Sendable {
         #endif
     }
 
+    /// The raw bytes of tensor `name` inside the mapping (any dtype), valid while this object lives.
+    func rawBytes(_ name: String) -> UnsafeRawBufferPointer? {
+        guard let entry = entries[name] else { return nil }
+        return UnsafeRawBufferPointer(start: base + entry.byteRange.lowerBound, count: entry.byteRange.count)
+    }
+
+    /// Tells the kernel that the pages wholly inside tensor `name` are not needed any more (after a
+    /// conversion copied them), so they stop counting as resident memory. Reading them again is still
+    /// valid: the private file mapping faults them back in from the file.
+    func releasePages(_ name: String) {
+        guard let entry = entries[name] else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (entry.byteRange.lowerBound + page - 1) / page * page
+        let end = entry.byteRange.upperBound / page * page
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, Int32(MADV_DONTNEED))
+    }
+
     // MARK: - Conversions
 
     private static func convert(count: Int, _ element: (Int) -> Float) -> [Float] {

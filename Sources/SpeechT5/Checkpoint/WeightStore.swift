@@ -167,6 +167,56 @@ public final class WeightStore: @unchecked Sendable {
         return Tensor(shape: actual, scalars: scalars)
     }
 
+    /// The weight `key`, checked to have exactly `shape`, as a matrix `[shape[0], product of the rest]` in
+    /// `precision`. An F32 tensor in fp32 precision is used in place (a view into the memory-mapped file,
+    /// no copy); anything else is converted once (F16/BF16/F64 → float32, or → bfloat16), and in bf16
+    /// precision the source pages are released after the conversion.
+    func matrix(_ key: String, shape: [Int], precision: Precision) throws -> WeightMatrix {
+        let (values, actual, sourcePath, parts) = try resolve(key)
+        guard actual == shape else {
+            throw SpeechT5Error.shapeMismatch(key: key, expected: shape, actual: actual, path: sourcePath)
+        }
+        let rows = shape.first ?? 1
+        let columns = shape.count <= 1 ? 1 : shape.dropFirst().reduce(1, *)
+        defer { markUsed(parts) }
+        // A safetensors tensor stored as is can be used in place; torch checkpoints, weight-norm pairs and
+        // other dtypes are converted once.
+        let file = safeTensorsFile(holding: key)
+        switch precision {
+        case .fp32:
+            if let file, let view = file.float32Pointer(key), let start = view.baseAddress {
+                return WeightMatrix(rows: rows, columns: columns, viewing: start, owner: file)
+            }
+            return WeightMatrix(rows: rows, columns: columns, copying: try values(), precision: .fp32)
+        case .bf16:
+            #if _endian(little)
+            if let file, file.entries[key]?.dtype == "BF16", let raw = file.rawBytes(key), let start = raw.baseAddress,
+               UInt(bitPattern: start) % 2 == 0 {
+                return WeightMatrix(rows: rows, columns: columns,
+                                    viewingBF16: start.assumingMemoryBound(to: UInt16.self), owner: file)
+            }
+            #endif
+            let matrix: WeightMatrix
+            if let file, let view = file.float32Pointer(key), let start = view.baseAddress {
+                matrix = WeightMatrix(rows: rows, columns: columns, copying: start, precision: .bf16)
+            } else {
+                matrix = WeightMatrix(rows: rows, columns: columns, copying: try values(), precision: .bf16)
+            }
+            file?.releasePages(key)
+            return matrix
+        }
+    }
+
+    /// The memory-mapped safetensors file that stores `key` itself (nil for torch files and folded pairs).
+    private func safeTensorsFile(holding key: String) -> SafeTensorsFile? {
+        location[key].flatMap { sources[$0] as? SafeTensorsFile }
+    }
+
+    /// Releases the resident pages of `key`'s bytes after a conversion copied them (see SafeTensorsFile).
+    func releasePages(_ key: String) {
+        safeTensorsFile(holding: key)?.releasePages(key)
+    }
+
     /// A scalar stored with shape `[]` or `[1]`.
     public func scalar(_ key: String) throws -> Float {
         let (values, actual, sourcePath, parts) = try resolve(key)

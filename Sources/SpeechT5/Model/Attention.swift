@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Multi-head attention as SpeechT5 computes it: the query is scaled by `headDim^-0.5` before anything
@@ -10,111 +11,84 @@ struct MultiHeadAttention: Sendable {
     let heads: Int
     let headDim: Int
 
-    init(_ store: WeightStore, _ prefix: String, hidden: Int, heads: Int) throws {
-        queryProjection = try Linear(store, "\(prefix).q_proj", in: hidden, out: hidden)
-        keyProjection = try Linear(store, "\(prefix).k_proj", in: hidden, out: hidden)
-        valueProjection = try Linear(store, "\(prefix).v_proj", in: hidden, out: hidden)
-        outputProjection = try Linear(store, "\(prefix).out_proj", in: hidden, out: hidden)
+    init(_ store: WeightStore, _ prefix: String, hidden: Int, heads: Int, precision: Precision = .fp32) throws {
+        queryProjection = try Linear(store, "\(prefix).q_proj", in: hidden, out: hidden, precision: precision)
+        keyProjection = try Linear(store, "\(prefix).k_proj", in: hidden, out: hidden, precision: precision)
+        valueProjection = try Linear(store, "\(prefix).v_proj", in: hidden, out: hidden, precision: precision)
+        outputProjection = try Linear(store, "\(prefix).out_proj", in: hidden, out: hidden, precision: precision)
         self.heads = heads
         self.headDim = hidden / heads
     }
 
     var hidden: Int { heads * headDim }
+    var scale: Float { 1 / Float(headDim).squareRoot() }
 
-    /// Projected, scaled queries for `rows` rows of `x`.
-    func queries(_ x: [Float], rows: Int) -> [Float] {
-        var q = queryProjection(x, rows: rows)
-        let scale = 1 / Float(headDim).squareRoot()
-        Kernels.apply(&q) { $0 * scale }
-        return q
+    /// Kernel arguments of the scaled query projection.
+    func queryArguments(x: UnsafePointer<Float>, rows: Int, y: UnsafeMutablePointer<Float>, bf16Activations: Bool = false) -> ck_linear_args {
+        queryProjection.arguments(x: x, rows: rows, y: y, activation: Int32(CK_ACT_SCALE), parameter: scale,
+                                  bf16Activations: bf16Activations)
     }
 
-    /// Full attention of `x [rows, hidden]` over `memory [memoryRows, hidden]` (self-attention when they are
-    /// the same), with optional key padding mask and relative position bias.
-    func callAsFunction(_ x: [Float], rows: Int, memory: [Float], memoryRows: Int,
-                        keyIsValid: [Bool]? = nil, relativeBias: RelativePositionBias? = nil) -> [Float] {
-        let q = queries(x, rows: rows)
-        let k = keyProjection(memory, rows: memoryRows)
-        let v = valueProjection(memory, rows: memoryRows)
-        let context = attend(queries: q, queryCount: rows, keys: k, values: v, keyCount: memoryRows,
-                             keyIsValid: keyIsValid, relativeBias: relativeBias)
-        return outputProjection(context, rows: rows)
+    /// Full self-attention of `x [rows, hidden]` (the encoder), returning `x + attention(x)` in `x`.
+    /// `scratch` holds at least `4 · rows · hidden` floats.
+    func selfAttendAddingResidual(_ x: UnsafeMutablePointer<Float>, rows: Int, keyIsValid: [UInt8]?,
+                                  relativeBias: RelativePositionBias?, scratch: UnsafeMutablePointer<Float>) {
+        let q = scratch, k = scratch + rows * hidden, v = scratch + 2 * rows * hidden, context = scratch + 3 * rows * hidden
+        runLinear([queryArguments(x: x, rows: rows, y: q, bf16Activations: true),
+                   keyProjection.arguments(x: x, rows: rows, y: k, bf16Activations: true),
+                   valueProjection.arguments(x: x, rows: rows, y: v, bf16Activations: true)])
+        attend(problems: [Self.problem(q: q, k: k, v: v, out: context, queries: rows, keys: rows, hidden: hidden)],
+               keyIsValid: keyIsValid.map { [$0] }, relativeBias: relativeBias)
+        outputProjection.apply(x: context, rows: rows, y: x, residual: x, bf16Activations: true)
+        withExtendedLifetime(self) {}
     }
 
-    /// `softmax(q·kᵀ + q·Bᵀ + mask) · v` per head, for already scaled queries. Returns `[queryCount, hidden]`
-    /// before the output projection. `keys`/`values` may hold more rows than `keyCount`; only the first
-    /// `keyCount` are used (the KV cache grows in place).
-    func attend(queries q: [Float], queryCount: Int, keys: [Float], values: [Float], keyCount: Int,
-                keyIsValid: [Bool]? = nil, relativeBias: RelativePositionBias? = nil) -> [Float] {
-        let hidden = self.hidden
-        var context = [Float](repeating: 0, count: queryCount * hidden)
-        var scores = [Float](repeating: 0, count: queryCount * keyCount)
-        var relative = [Float](repeating: 0, count: queryCount * (relativeBias?.tableRows ?? 0))
-        q.withUnsafeBufferPointer { qp in
-        keys.withUnsafeBufferPointer { kp in
-        values.withUnsafeBufferPointer { vp in
-        context.withUnsafeMutableBufferPointer { cp in
-        scores.withUnsafeMutableBufferPointer { sp in
-            for h in 0..<heads {
-                let offset = h * headDim
-                // scores = q_h · k_hᵀ
-                BLAS.gemm(transposeB: true, m: queryCount, n: keyCount, k: headDim,
-                          a: qp.baseAddress! + offset, lda: hidden, b: kp.baseAddress! + offset, ldb: hidden,
-                          c: sp.baseAddress!, ldc: keyCount)
-                if let relativeBias {
-                    relative.withUnsafeMutableBufferPointer { rp in
-                        relativeBias.add(to: sp.baseAddress!, queries: qp.baseAddress! + offset, queryStride: hidden,
-                                         queryCount: queryCount, keyCount: keyCount, scratch: rp.baseAddress!)
-                    }
-                }
-                for i in 0..<queryCount {
-                    let row = sp.baseAddress! + i * keyCount
-                    if let keyIsValid {
-                        // Additive finfo(float32).min, as the reference: masked keys get zero weight.
-                        for j in 0..<keyCount where !keyIsValid[j] { row[j] += -Float.greatestFiniteMagnitude }
-                    }
-                    Kernels.softmax(row, count: keyCount)
-                }
-                // context_h = softmax · v_h
-                BLAS.gemm(m: queryCount, n: headDim, k: keyCount,
-                          a: sp.baseAddress!, lda: keyCount, b: vp.baseAddress! + offset, ldb: hidden,
-                          c: cp.baseAddress! + offset, ldc: hidden)
+    static func problem(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+                        queries: Int, keys: Int, hidden: Int, queryOffset: Int = 0) -> ck_attention_args {
+        ck_attention_args(q: q, ldq: Int32(hidden), k: k, ldk: Int32(hidden), v: v, ldv: Int32(hidden),
+                          out: out, ldo: Int32(hidden), queries: Int32(queries), keys: Int32(keys),
+                          query_offset: Int32(queryOffset), key_valid: nil, relative_table: nil, max_distance: 0)
+    }
+
+    /// Runs attention problems (already scaled queries) over the thread pool; `keyIsValid[i]` is the key
+    /// mask of problem i (nil: none).
+    func attend(problems: [ck_attention_args], keyIsValid: [[UInt8]?]? = nil, relativeBias: RelativePositionBias? = nil) {
+        var problems = problems
+        func run(_ index: Int) {
+            if index == problems.count {
+                problems.withUnsafeBufferPointer { ck_attention($0.baseAddress!, Int32($0.count), Int32(heads), Int32(headDim)) }
+                return
             }
-        }}}}}
-        return context
+            if let mask = keyIsValid?[index] {
+                mask.withUnsafeBufferPointer { m in
+                    problems[index].key_valid = m.baseAddress
+                    run(index + 1)
+                }
+            } else {
+                run(index + 1)
+            }
+        }
+        if let relativeBias {
+            for i in problems.indices {
+                problems[i].relative_table = UnsafePointer(relativeBias.table.pointer)
+                problems[i].max_distance = Int32(relativeBias.maxDistance)
+            }
+        }
+        run(0)
+        withExtendedLifetime(relativeBias) {}
     }
 }
 
 /// The encoder's learned relative position bias: one table `[2M, headDim]` shared by every layer and
 /// head, indexed by `clamp(i − j, −M, M − 1) + M` (asymmetric clamp, as the reference).
 struct RelativePositionBias: Sendable {
-    let table: Tensor        // [2M, headDim]
+    let table: FloatBuffer   // [2M, headDim]
     let maxDistance: Int     // M
 
     var tableRows: Int { 2 * maxDistance }
 
     init(_ store: WeightStore, _ key: String, maxDistance: Int, headDim: Int) throws {
-        table = try store.tensor(key, shape: [2 * maxDistance, headDim])
+        table = FloatBuffer(try store.tensor(key, shape: [2 * maxDistance, headDim]))
         self.maxDistance = maxDistance
-    }
-
-    /// `scores[i, j] += q_i · table[rel(i, j)]`, computed as one GEMM `q · tableᵀ` and a gather.
-    func add(to scores: UnsafeMutablePointer<Float>, queries: UnsafePointer<Float>, queryStride: Int,
-             queryCount: Int, keyCount: Int, scratch: UnsafeMutablePointer<Float>) {
-        let headDim = table.shape[1]
-        table.scalars.withUnsafeBufferPointer { tp in
-            BLAS.gemm(transposeB: true, m: queryCount, n: tableRows, k: headDim,
-                      a: queries, lda: queryStride, b: tp.baseAddress!, ldb: headDim,
-                      c: scratch, ldc: tableRows)
-        }
-        let m = maxDistance
-        for i in 0..<queryCount {
-            let row = scores + i * keyCount
-            let projected = scratch + i * tableRows
-            for j in 0..<keyCount {
-                let index = min(max(i - j, -m), m - 1) + m
-                row[j] += projected[index]
-            }
-        }
     }
 }

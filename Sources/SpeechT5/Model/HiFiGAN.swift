@@ -1,6 +1,11 @@
+import CKernels
 import Foundation
 
 /// The HiFi-GAN vocoder (`SpeechT5HifiGan`): log-mel spectrogram `[frames, n_mel]` → waveform.
+///
+/// Every convolution runs as a direct convolution on the C kernels (fp32 weights used in place from the
+/// memory-mapped checkpoint, or bf16 channel pairs in bf16 precision), with each leaky ReLU fused into
+/// the copy that pads the next convolution's input.
 public struct HiFiGAN: Sendable {
     /// One multi-receptive-field residual block: pairs of (dilated conv, conv), each pair a residual.
     struct ResidualBlock: Sendable {
@@ -8,22 +13,82 @@ public struct HiFiGAN: Sendable {
         let convolutions: [Conv1d]          // convs2
         let slope: Float
 
-        func callAsFunction(_ x: [Float], length: Int) -> [Float] {
-            var h = x
+        /// `out = block(x)` for `x [channels, length]`; `out` may not alias `x`.
+        /// Samples on each side that one output sample depends on.
+        var reach: Int { zip(dilatedConvolutions, convolutions).reduce(0) { $0 + $1.0.padding + $1.1.padding } }
+
+        func apply(_ x: UnsafePointer<Float>, channels: Int, length: Int, into out: UnsafeMutablePointer<Float>,
+                   workspace: HiFiGAN.Workspace) {
+            out.update(from: x, count: channels * length)
+            let t = workspace.buffer(0, channels * length)
             for (dilated, plain) in zip(dilatedConvolutions, convolutions) {
-                var t = h
-                Kernels.apply(&t) { Kernels.leakyReLU($0, slope: slope) }
-                t = dilated(t, length: length).values
-                Kernels.apply(&t) { Kernels.leakyReLU($0, slope: slope) }
-                t = plain(t, length: length).values
-                for i in h.indices { h[i] += t[i] }
+                workspace.convolve(dilated, input: out, length: length, slope: slope, into: t, residual: nil)
+                workspace.convolve(plain, input: t, length: length, slope: slope, into: out, residual: out)
             }
-            return h
         }
+    }
+
+    /// Reusable buffers of one vocoder call.
+    final class Workspace: @unchecked Sendable {
+        private var buffers: [Int: Scratch] = [:]
+
+        func raw(_ slot: Int, _ bytes: Int) -> UnsafeMutableRawPointer {
+            if let buffer = buffers[slot], buffer.count * 4 >= bytes { return UnsafeMutableRawPointer(buffer.pointer) }
+            let buffer = Scratch((bytes + 3) / 4)
+            buffers[slot] = buffer
+            return UnsafeMutableRawPointer(buffer.pointer)
+        }
+
+        func buffer(_ slot: Int, _ count: Int) -> UnsafeMutablePointer<Float> {
+            raw(slot, count * 4).bindMemory(to: Float.self, capacity: count)
+        }
+
+        /// `out = conv(leaky(x, slope)) (+ residual)`, same length (stride 1, "same" padding).
+        func convolve(_ conv: Conv1d, input x: UnsafePointer<Float>, length: Int, slope: Float,
+                      into out: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?) {
+            let pad = conv.padding
+            let ld = length + 2 * pad
+            let outLength = conv.outputLength(length)
+            if conv.packed != nil {
+                let xb = raw(10, (conv.inChannels + 1) / 2 * ld * 4).bindMemory(to: UInt16.self, capacity: (conv.inChannels + 1) / 2 * ld * 2)
+                ck_pack_input_bf16(x, Int32(conv.inChannels), Int32(length), Int32(length), Int32(pad), slope, xb)
+                conv.apply(pairs: xb, ldx: ld, outLength: outLength, y: out, ldy: outLength, residual: residual, ldr: outLength)
+            } else {
+                let padded = buffer(11, conv.inChannels * ld)
+                padInput(x, channels: conv.inChannels, length: length, ldx: length, pad: pad, slope: slope, into: padded)
+                conv.apply(padded: padded, ldx: ld, outLength: outLength, y: out, ldy: outLength, residual: residual, ldr: outLength)
+            }
+        }
+
+        /// `out[o, t] = conv(leaky(x))[o, t]` for a "same" convolution of `x [cIn, length]`, in tiles so that
+        /// the padded copy of the input stays small.
+        func convolveTiled(_ conv: Conv1d, input x: UnsafePointer<Float>, length: Int, slope: Float,
+                           into out: UnsafeMutablePointer<Float>) {
+            let pad = conv.padding
+            let tile = HiFiGAN.tileLength
+            var a = 0
+            while a < length {
+                let b = min(length, a + tile), width = b - a + 2 * pad
+                let padded = buffer(12, conv.inChannels * width)
+                for c in 0..<conv.inChannels {
+                    let row = padded + c * width
+                    for t in 0..<width {
+                        let position = a - pad + t
+                        row[t] = position >= 0 && position < length ? x[c * length + position] : 0
+                    }
+                    if slope != 1 { ck_leaky_relu(row, width, slope) }
+                }
+                conv.apply(padded: padded, ldx: width, outLength: b - a, y: out + a, ldy: length)
+                a = b
+            }
+        }
+
     }
 
     /// The configuration the weights were loaded with.
     public let config: HiFiGANConfig
+    /// The arithmetic precision of the weights.
+    public let precision: Precision
     let mean: Tensor?
     let scale: Tensor?
     let inputConvolution: Conv1d
@@ -32,14 +97,15 @@ public struct HiFiGAN: Sendable {
     let outputConvolution: Conv1d
 
     /// Loads the vocoder from a directory holding `config.json` and `model.safetensors`.
-    public init(directory: String) throws {
+    public init(directory: String, precision: Precision = .fp32) throws {
         let config = try HiFiGANConfig.load(path: (directory as NSString).appendingPathComponent("config.json"))
         let store = try WeightStore(directory: directory)
-        try self.init(store, config: config)
+        try self.init(store, config: config, precision: precision)
     }
 
-    init(_ store: WeightStore, config c: HiFiGANConfig) throws {
+    init(_ store: WeightStore, config c: HiFiGANConfig, precision: Precision = .fp32) throws {
         config = c
+        self.precision = precision
         if c.normalizeBefore {
             mean = try store.tensor("mean", shape: [c.modelInDim])
             scale = try store.tensor("scale", shape: [c.modelInDim])
@@ -47,6 +113,7 @@ public struct HiFiGAN: Sendable {
             mean = nil
             scale = nil
         }
+        // The first and last convolutions are small (80 and 1 channels): fp32 in every precision.
         inputConvolution = try Conv1d(store, "conv_pre", in: c.modelInDim, out: c.upsampleInitialChannel, kernel: 7, padding: 3)
         var upsamplers: [ConvTranspose1d] = []
         var blocks: [ResidualBlock] = []
@@ -54,15 +121,17 @@ public struct HiFiGAN: Sendable {
             let cIn = i == 0 ? c.upsampleInitialChannel : c.channels(afterUpsample: i - 1)
             let cOut = c.channels(afterUpsample: i)
             upsamplers.append(try ConvTranspose1d(store, "upsampler.\(i)", in: cIn, out: cOut, kernel: kernel,
-                                                  stride: rate, padding: (kernel - rate) / 2))
+                                                  stride: rate, padding: (kernel - rate) / 2, precision: precision))
             for (j, (k, dilations)) in zip(c.resblockKernelSizes, c.resblockDilationSizes).enumerated() {
                 let p = "resblocks.\(i * c.resblockKernelSizes.count + j)"
                 blocks.append(ResidualBlock(
                     dilatedConvolutions: try dilations.enumerated().map { n, d in
-                        try Conv1d(store, "\(p).convs1.\(n)", in: cOut, out: cOut, kernel: k, dilation: d, padding: (k * d - d) / 2)
+                        try Conv1d(store, "\(p).convs1.\(n)", in: cOut, out: cOut, kernel: k, dilation: d,
+                                   padding: (k * d - d) / 2, precision: precision)
                     },
                     convolutions: try dilations.indices.map { n in
-                        try Conv1d(store, "\(p).convs2.\(n)", in: cOut, out: cOut, kernel: k, padding: (k - 1) / 2)
+                        try Conv1d(store, "\(p).convs2.\(n)", in: cOut, out: cOut, kernel: k, padding: (k - 1) / 2,
+                                   precision: precision)
                     },
                     slope: c.leakyReluSlope))
             }
@@ -87,33 +156,65 @@ public struct HiFiGAN: Sendable {
         let bins = config.modelInDim
         guard frames > 0 else { return [] }
         // Normalize and go channels-first: [bins, frames].
-        var h = [Float](repeating: 0, count: bins * frames)
+        var x = [Float](repeating: 0, count: bins * frames)
         for t in 0..<frames {
             for m in 0..<bins {
                 var v = spectrogram[t * bins + m]
                 if let mean, let scale { v = (v - mean.scalars[m]) / scale.scalars[m] }
-                h[m * frames + t] = v
+                x[m * frames + t] = v
             }
         }
+        let workspace = Workspace()
         var length = frames
-        (h, length) = inputConvolution(h, length: length)
+        var h = Scratch(inputConvolution.outChannels * length)
+        x.withUnsafeBufferPointer { xp in
+            workspace.convolveTiled(inputConvolution, input: xp.baseAddress!, length: length, slope: 1, into: h.pointer)
+        }
         let kernels = config.resblockKernelSizes.count
         for (i, upsampler) in upsamplers.enumerated() {
-            Kernels.apply(&h) { Kernels.leakyReLU($0, slope: config.leakyReluSlope) }
-            (h, length) = upsampler(h, length: length)
-            var sum = residualBlocks[i * kernels](h, length: length)
-            for j in 1..<kernels {
-                let block = residualBlocks[i * kernels + j](h, length: length)
-                for n in sum.indices { sum[n] += block[n] }
+            let channels = upsampler.outChannels
+            let upLength = upsampler.outputLength(length)
+            let up = Scratch(channels * upLength)
+            _ = upsampler(h.pointer, length: length, ldx: length, inputSlope: config.leakyReluSlope, into: up.pointer)
+            length = upLength
+            h = Scratch(channels * length)
+            // The residual blocks in time tiles: each tile is computed on a window widened by the blocks'
+            // receptive half-width, so its own samples are exact while the buffers stay small (and in cache).
+            let blocks = (0..<kernels).map { residualBlocks[i * kernels + $0] }
+            let halo = blocks.map(\.reach).max() ?? 0
+            let tile = Self.tileLength
+            let inverse = 1 / Float(kernels)
+            var a = 0
+            while a < length {
+                let b = min(length, a + tile)
+                let lo = max(0, a - halo), hi = min(length, b + halo), width = hi - lo
+                let window = workspace.buffer(2, channels * width)
+                let result = workspace.buffer(3, channels * width)
+                for c in 0..<channels { (window + c * width).update(from: up.pointer + c * length + lo, count: width) }
+                for (j, block) in blocks.enumerated() {
+                    block.apply(window, channels: channels, length: width, into: result, workspace: workspace)
+                    for c in 0..<channels {
+                        let source = result + c * width + (a - lo), destination = h.pointer + c * length + a
+                        if j == 0 {
+                            destination.update(from: source, count: b - a)
+                        } else {
+                            for t in 0..<(b - a) { destination[t] += source[t] }
+                        }
+                    }
+                }
+                for c in 0..<channels { ck_activation(h.pointer + c * length + a, b - a, Int32(CK_ACT_SCALE), inverse) }
+                a = b
             }
-            let inverse = Float(kernels)
-            for n in sum.indices { sum[n] /= inverse }
-            h = sum
         }
         // The reference's last activation is F.leaky_relu with torch's default slope 0.01, not the config's.
-        Kernels.apply(&h) { Kernels.leakyReLU($0, slope: 0.01) }
-        (h, length) = outputConvolution(h, length: length)
-        Kernels.apply(&h) { tanhf($0) }
-        return h
+        var waveform = [Float](repeating: 0, count: length)
+        waveform.withUnsafeMutableBufferPointer { w in
+            workspace.convolveTiled(outputConvolution, input: h.pointer, length: length, slope: 0.01, into: w.baseAddress!)
+            ck_activation(w.baseAddress!, length, Int32(CK_ACT_TANH), 0)
+        }
+        return waveform
     }
+
+    /// Samples per tile of the residual blocks (the halo costs 2·reach / tileLength extra work).
+    nonisolated(unsafe) static var tileLength = 4096
 }

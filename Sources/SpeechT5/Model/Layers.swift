@@ -1,70 +1,151 @@
+import CKernels
 import Foundation
 
-/// `y = x·Wᵀ + b` over the rows of `x [rows, inFeatures]`. The weight keeps torch's `[out, in]` layout.
-struct Linear: Sendable {
-    let weight: Tensor   // [outFeatures, inFeatures]
-    let bias: Tensor?    // [outFeatures]
-    var inFeatures: Int { weight.shape[1] }
-    var outFeatures: Int { weight.shape[0] }
+/// Float32 values at a stable address (biases, norms, small folded weights), for the C kernels.
+final class FloatBuffer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    let count: Int
 
-    init(weight: Tensor, bias: Tensor?) {
+    init(_ values: [Float]) {
+        count = values.count
+        pointer = UnsafeMutablePointer<Float>.allocate(capacity: max(values.count, 1))
+        values.withUnsafeBufferPointer { if let b = $0.baseAddress { pointer.update(from: b, count: values.count) } }
+    }
+
+    convenience init(_ tensor: Tensor) { self.init(tensor.scalars) }
+
+    deinit { pointer.deallocate() }
+
+    var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+}
+
+/// Uninitialized float32 scratch memory of a fixed size, freed with the object. Large buffers (KV caches,
+/// vocoder activations) are mapped directly from the kernel: only the pages written become resident, and
+/// all of them go back when the buffer dies (the C heap would keep freed multi-megabyte blocks resident).
+final class Scratch: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    let count: Int
+    private let mappedBytes: Int
+
+    static let mapThreshold = 1 << 20
+
+    init(_ count: Int) {
+        self.count = count
+        let bytes = max(count, 16) * 4
+        if bytes >= Self.mapThreshold,
+           let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED {
+            mappedBytes = bytes
+            pointer = p.bindMemory(to: Float.self, capacity: max(count, 16))
+        } else {
+            mappedBytes = 0
+            pointer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+                .bindMemory(to: Float.self, capacity: max(count, 16))
+        }
+    }
+
+    deinit {
+        if mappedBytes > 0 { munmap(UnsafeMutableRawPointer(pointer), mappedBytes) } else { pointer.deallocate() }
+    }
+}
+
+extension Activation {
+    /// The kernel library's code for this activation.
+    var kernelCode: Int32 {
+        switch self {
+        case .geluErf: return Int32(CK_ACT_GELU_ERF)
+        case .geluTanh: return Int32(CK_ACT_GELU_TANH)
+        case .relu: return Int32(CK_ACT_RELU)
+        case .silu: return Int32(CK_ACT_SILU)
+        case .quickGelu: return Int32(CK_ACT_QUICK_GELU)
+        case .tanh: return Int32(CK_ACT_TANH)
+        case .sigmoid: return Int32(CK_ACT_SIGMOID)
+        }
+    }
+}
+
+/// `y = x·Wᵀ + b` over the rows of `x [rows, inFeatures]`. The weight keeps torch's `[out, in]` layout and
+/// lives in the memory-mapped checkpoint in fp32 precision.
+struct Linear: Sendable {
+    let weight: WeightMatrix   // [outFeatures, inFeatures]
+    let bias: FloatBuffer?     // [outFeatures]
+    var inFeatures: Int { weight.columns }
+    var outFeatures: Int { weight.rows }
+
+    init(weight: WeightMatrix, bias: FloatBuffer?) {
         self.weight = weight
         self.bias = bias
     }
 
-    init(_ store: WeightStore, _ prefix: String, in inFeatures: Int, out outFeatures: Int, bias hasBias: Bool = true) throws {
-        weight = try store.tensor("\(prefix).weight", shape: [outFeatures, inFeatures])
-        bias = hasBias ? try store.tensor("\(prefix).bias", shape: [outFeatures]) : nil
+    init(_ store: WeightStore, _ prefix: String, in inFeatures: Int, out outFeatures: Int, bias hasBias: Bool = true,
+         precision: Precision = .fp32) throws {
+        weight = try store.matrix("\(prefix).weight", shape: [outFeatures, inFeatures], precision: precision)
+        bias = hasBias ? FloatBuffer(try store.tensor("\(prefix).bias", shape: [outFeatures])) : nil
+    }
+
+    /// Kernel arguments for `y = act(x·Wᵀ + b) + residual` over `rows` rows. The pointers must stay valid
+    /// until the kernel call returns.
+    func arguments(x: UnsafePointer<Float>, rows: Int, ldx: Int? = nil, y: UnsafeMutablePointer<Float>, ldy: Int? = nil,
+                   activation: Int32 = Int32(CK_ACT_NONE), parameter: Float = 0,
+                   residual: UnsafePointer<Float>? = nil, ldr: Int? = nil, bf16Activations: Bool = false) -> ck_linear_args {
+        ck_linear_args(
+            m: Int32(rows), n: Int32(outFeatures), k: Int32(inFeatures),
+            x: x, ldx: Int32(ldx ?? inFeatures),
+            weight_f32: weight.f32, weight_bf16: weight.bf16, ldw: Int32(inFeatures),
+            bias: bias.map { UnsafePointer($0.pointer) },
+            activation: activation, activation_parameter: parameter,
+            residual: residual, ldr: Int32(ldr ?? outFeatures),
+            y: y, ldy: Int32(ldy ?? outFeatures), bf16_activations: bf16Activations ? 1 : 0)
+    }
+
+    /// Runs one layer on raw pointers.
+    func apply(x: UnsafePointer<Float>, rows: Int, y: UnsafeMutablePointer<Float>,
+               activation: Int32 = Int32(CK_ACT_NONE), residual: UnsafePointer<Float>? = nil, bf16Activations: Bool = false) {
+        guard rows > 0 else { return }
+        var a = arguments(x: x, rows: rows, y: y, activation: activation, residual: residual, bf16Activations: bf16Activations)
+        ck_linear(&a, 1)
+        withExtendedLifetime(self) {}
     }
 
     /// Applies the layer to `rows` rows stored contiguously in `x`.
-    func callAsFunction(_ x: [Float], rows: Int) -> [Float] {
+    func callAsFunction(_ x: [Float], rows: Int, activation: Int32 = Int32(CK_ACT_NONE)) -> [Float] {
         var y = [Float](repeating: 0, count: rows * outFeatures)
         guard rows > 0 else { return y }
         x.withUnsafeBufferPointer { xp in
-            weight.scalars.withUnsafeBufferPointer { wp in
-                y.withUnsafeMutableBufferPointer { yp in
-                    BLAS.gemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures,
-                              a: xp.baseAddress!, lda: inFeatures, b: wp.baseAddress!, ldb: inFeatures,
-                              c: yp.baseAddress!, ldc: outFeatures)
-                    if let bias {
-                        bias.scalars.withUnsafeBufferPointer { bp in
-                            Kernels.addBias(yp.baseAddress!, rows: rows, columns: outFeatures, bias: bp.baseAddress!)
-                        }
-                    }
-                }
+            y.withUnsafeMutableBufferPointer { yp in
+                apply(x: xp.baseAddress!, rows: rows, y: yp.baseAddress!, activation: activation)
             }
         }
         return y
     }
+}
 
-    func callAsFunction(_ x: Tensor) -> Tensor {
-        Tensor(shape: [x.rows, outFeatures], scalars: self(x.scalars, rows: x.rows))
-    }
+/// Runs several linear layers in one parallel region (their output rows are spread over the threads).
+func runLinear(_ layers: [ck_linear_args]) {
+    layers.withUnsafeBufferPointer { ck_linear($0.baseAddress!, Int32($0.count)) }
 }
 
 /// LayerNorm over the last dimension.
 struct LayerNorm: Sendable {
-    let weight: Tensor
-    let bias: Tensor
+    let weight: FloatBuffer
+    let bias: FloatBuffer
     let eps: Float
 
     init(_ store: WeightStore, _ prefix: String, dim: Int, eps: Float) throws {
-        weight = try store.tensor("\(prefix).weight", shape: [dim])
-        bias = try store.tensor("\(prefix).bias", shape: [dim])
+        weight = FloatBuffer(try store.tensor("\(prefix).weight", shape: [dim]))
+        bias = FloatBuffer(try store.tensor("\(prefix).bias", shape: [dim]))
         self.eps = eps
     }
 
+    var dim: Int { weight.count }
+
+    /// `x = LayerNorm(x + add)` over `rows` rows, in place.
+    func apply(_ x: UnsafeMutablePointer<Float>, adding add: UnsafePointer<Float>? = nil, rows: Int) {
+        ck_layer_norm(x, add, Int32(rows), Int32(dim), Int32(dim), weight.pointer, bias.pointer, eps)
+    }
+
     func callAsFunction(_ x: inout [Float]) {
-        let dim = weight.count
         let rows = x.count / dim
-        x.withUnsafeMutableBufferPointer { xp in
-            weight.scalars.withUnsafeBufferPointer { g in
-                bias.scalars.withUnsafeBufferPointer { b in
-                    Kernels.layerNorm(xp.baseAddress!, rows: rows, dim: dim, gamma: g.baseAddress!, beta: b.baseAddress!, eps: eps)
-                }
-            }
-        }
+        x.withUnsafeMutableBufferPointer { apply($0.baseAddress!, rows: rows) }
     }
 }
 
@@ -74,86 +155,251 @@ struct FeedForward: Sendable {
     let output: Linear
     let activation: Activation
 
-    init(_ store: WeightStore, _ prefix: String, hidden: Int, inner: Int, activation: Activation) throws {
-        intermediate = try Linear(store, "\(prefix).intermediate_dense", in: hidden, out: inner)
-        output = try Linear(store, "\(prefix).output_dense", in: inner, out: hidden)
+    init(_ store: WeightStore, _ prefix: String, hidden: Int, inner: Int, activation: Activation, precision: Precision = .fp32) throws {
+        intermediate = try Linear(store, "\(prefix).intermediate_dense", in: hidden, out: inner, precision: precision)
+        output = try Linear(store, "\(prefix).output_dense", in: inner, out: hidden, precision: precision)
         self.activation = activation
     }
 
+    /// `y = FFN(x) + residual` with `inner` as scratch (`rows × innerFeatures`).
+    func apply(x: UnsafePointer<Float>, rows: Int, inner: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>,
+               residual: UnsafePointer<Float>? = nil, bf16Activations: Bool = false) {
+        intermediate.apply(x: x, rows: rows, y: inner, activation: activation.kernelCode, bf16Activations: bf16Activations)
+        output.apply(x: inner, rows: rows, y: y, residual: residual, bf16Activations: bf16Activations)
+    }
+
     func callAsFunction(_ x: [Float], rows: Int) -> [Float] {
-        var h = intermediate(x, rows: rows)
-        activation.apply(&h)
+        let h = intermediate(x, rows: rows, activation: activation.kernelCode)
         return output(h, rows: rows)
     }
 }
 
-/// 1-D convolution over one channels-first sequence `[cIn, length]`, stride 1.
+/// 1-D convolution over one channels-first sequence `[cIn, length]`, stride 1, run as a direct
+/// convolution (no im2col). fp32: the weight `[cOut, cIn, kernel]` is used in place; bf16: packed once
+/// into channel pairs for `vdpbf16ps`.
 struct Conv1d: Sendable {
-    let weight: Tensor   // [cOut, cIn, kernel]
-    let bias: Tensor?
+    let weight: WeightMatrix          // [cOut, cIn · kernel] (fp32, or the bf16 copy when packed is set)
+    let packed: PackedConvWeights?    // bf16 precision
+    let bias: FloatBuffer?
+    let inChannels: Int
+    let outChannels: Int
+    let kernelSize: Int
     let dilation: Int
     let padding: Int
-    var inChannels: Int { weight.shape[1] }
-    var outChannels: Int { weight.shape[0] }
-    var kernelSize: Int { weight.shape[2] }
 
-    init(weight: Tensor, bias: Tensor?, dilation: Int = 1, padding: Int) {
+    init(weight: WeightMatrix, bias: FloatBuffer?, inChannels: Int, kernelSize: Int, dilation: Int = 1, padding: Int,
+         precision: Precision = .fp32) {
         self.weight = weight
         self.bias = bias
+        self.inChannels = inChannels
+        outChannels = weight.rows
+        self.kernelSize = kernelSize
         self.dilation = dilation
         self.padding = padding
+        if precision == .bf16, let f32 = weight.f32 {
+            packed = PackedConvWeights(weight: f32, so: inChannels * kernelSize, sc: kernelSize, sj: 1,
+                                       cOut: outChannels, cIn: inChannels, taps: kernelSize)
+        } else {
+            packed = nil
+        }
     }
 
     init(_ store: WeightStore, _ prefix: String, in cIn: Int, out cOut: Int, kernel: Int,
-         dilation: Int = 1, padding: Int, bias hasBias: Bool = true) throws {
-        weight = try store.tensor("\(prefix).weight", shape: [cOut, cIn, kernel])
-        bias = hasBias ? try store.tensor("\(prefix).bias", shape: [cOut]) : nil
-        self.dilation = dilation
-        self.padding = padding
+         dilation: Int = 1, padding: Int, bias hasBias: Bool = true, precision: Precision = .fp32) throws {
+        let w = try store.matrix("\(prefix).weight", shape: [cOut, cIn, kernel], precision: .fp32)
+        self.init(weight: w, bias: hasBias ? FloatBuffer(try store.tensor("\(prefix).bias", shape: [cOut])) : nil,
+                  inChannels: cIn, kernelSize: kernel, dilation: dilation, padding: padding, precision: precision)
+        if precision == .bf16 { store.releasePages("\(prefix).weight") }
     }
 
-    /// `x` is `[inChannels, length]`; returns `[outChannels, newLength]` and `newLength`.
-    func callAsFunction(_ x: [Float], length: Int) -> (values: [Float], length: Int) {
+    /// Output length for an input of `length`.
+    func outputLength(_ length: Int) -> Int { length + 2 * padding - dilation * (kernelSize - 1) }
+
+    /// Columns of zeros an input needs on each side.
+    var reach: Int { padding }
+
+    /// `y[o, t] = conv(leaky(x))[o, t] + residual[o, t]` for `t < outLength`, where `x` is an input with
+    /// `padding` zero columns already on both sides (row stride `ldx`). fp32 precision.
+    func apply(padded x: UnsafePointer<Float>, ldx: Int, outLength: Int, y: UnsafeMutablePointer<Float>, ldy: Int,
+               residual: UnsafePointer<Float>? = nil, ldr: Int = 0) {
+        var a = ck_conv_args(c_in: Int32(inChannels), c_out: Int32(outChannels), taps: Int32(kernelSize),
+                             dilation: Int32(dilation), length: Int32(outLength), x: x, ldx: Int32(ldx),
+                             weight: weight.f32!, so: inChannels * kernelSize, sc: kernelSize, sj: 1,
+                             bias: bias.map { UnsafePointer($0.pointer) }, residual: residual, ldr: Int32(ldr),
+                             y: y, ldy: Int32(ldy))
+        ck_conv1d(&a)
+        withExtendedLifetime(self) {}
+    }
+
+    /// The same on bf16 channel pairs (`ck_pack_input_bf16` layout with `padding` columns each side).
+    func apply(pairs xb: UnsafePointer<UInt16>, ldx: Int, outLength: Int, y: UnsafeMutablePointer<Float>, ldy: Int,
+               residual: UnsafePointer<Float>? = nil, ldr: Int = 0) {
+        var a = ck_conv_bf16_args(c_in: Int32(inChannels), c_out: Int32(outChannels), taps: Int32(kernelSize),
+                                  dilation: Int32(dilation), length: Int32(outLength), xb: xb, ldx: Int32(ldx),
+                                  packed: packed!.pointer, bias: bias.map { UnsafePointer($0.pointer) },
+                                  residual: residual, ldr: Int32(ldr), y: y, ldy: Int32(ldy))
+        ck_conv1d_bf16(&a)
+        withExtendedLifetime(self) {}
+    }
+
+    /// `x` is `[inChannels, length]`; returns `[outChannels, newLength]` and `newLength`. `slope` applies a
+    /// leaky ReLU to the input first (1: none).
+    func callAsFunction(_ x: [Float], length: Int, inputSlope slope: Float = 1) -> (values: [Float], length: Int) {
+        let outLength = outputLength(length)
+        guard outLength > 0 else { return ([], 0) }
+        var out = [Float](repeating: 0, count: outChannels * outLength)
+        let ldx = length + 2 * padding
         x.withUnsafeBufferPointer { xp in
-            weight.scalars.withUnsafeBufferPointer { wp in
-                let run = { (bp: UnsafePointer<Float>?) in
-                    Kernels.conv1d(input: xp.baseAddress!, cIn: inChannels, length: length,
-                                   weight: wp.baseAddress!, cOut: outChannels, kernel: kernelSize,
-                                   bias: bp, dilation: dilation, padding: padding)
+            out.withUnsafeMutableBufferPointer { op in
+                if packed != nil {
+                    let xb = UnsafeMutablePointer<UInt16>.allocate(capacity: (inChannels + 1) / 2 * ldx * 2)
+                    defer { xb.deallocate() }
+                    ck_pack_input_bf16(xp.baseAddress!, Int32(inChannels), Int32(length), Int32(length), Int32(padding), slope, xb)
+                    apply(pairs: xb, ldx: ldx, outLength: outLength, y: op.baseAddress!, ldy: outLength)
+                } else {
+                    let padded = Scratch(inChannels * ldx)
+                    padInput(xp.baseAddress!, channels: inChannels, length: length, ldx: length, pad: padding,
+                             slope: slope, into: padded.pointer)
+                    apply(padded: padded.pointer, ldx: ldx, outLength: outLength, y: op.baseAddress!, ldy: outLength)
                 }
-                if let bias { return bias.scalars.withUnsafeBufferPointer { run($0.baseAddress!) } }
-                return run(nil)
             }
         }
+        return (out, outLength)
     }
 }
 
-/// Transposed 1-D convolution with torch's `[cIn, cOut, kernel]` weight layout.
-struct ConvTranspose1d: Sendable {
-    let weight: Tensor   // [cIn, cOut, kernel]
-    let bias: Tensor
-    let stride: Int
-    let padding: Int
-    var inChannels: Int { weight.shape[0] }
-    var outChannels: Int { weight.shape[1] }
-    var kernelSize: Int { weight.shape[2] }
+/// Conv weights packed into bf16 channel pairs (`ck_pack_conv_bf16`).
+final class PackedConvWeights: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<UInt16>
 
-    init(_ store: WeightStore, _ prefix: String, in cIn: Int, out cOut: Int, kernel: Int, stride: Int, padding: Int) throws {
-        weight = try store.tensor("\(prefix).weight", shape: [cIn, cOut, kernel])
-        bias = try store.tensor("\(prefix).bias", shape: [cOut])
-        self.stride = stride
-        self.padding = padding
+    init(weight: UnsafePointer<Float>, so: Int, sc: Int, sj: Int, cOut: Int, cIn: Int, taps: Int) {
+        let size = ck_pack_conv_bf16_size(Int32(cOut), Int32(cIn), Int32(taps))
+        pointer = UnsafeMutablePointer<UInt16>.allocate(capacity: max(size, 1))
+        ck_pack_conv_bf16(weight, so, sc, sj, Int32(cOut), Int32(cIn), Int32(taps), pointer)
     }
 
-    func callAsFunction(_ x: [Float], length: Int) -> (values: [Float], length: Int) {
-        x.withUnsafeBufferPointer { xp in
-            weight.scalars.withUnsafeBufferPointer { wp in
-                bias.scalars.withUnsafeBufferPointer { bp in
-                    Kernels.convTranspose1d(input: xp.baseAddress!, cIn: inChannels, length: length,
-                                            weight: wp.baseAddress!, cOut: outChannels, kernel: kernelSize,
-                                            bias: bp.baseAddress!, stride: stride, padding: padding)
-                }
+    deinit { pointer.deallocate() }
+}
+
+/// Copies `x [channels, length]` (row stride `ldx`) into `out [channels, pad + length + pad]` with zero
+/// margins, applying a leaky ReLU of `slope` (1: plain copy).
+func padInput(_ x: UnsafePointer<Float>, channels: Int, length: Int, ldx: Int, pad: Int, slope: Float,
+              into out: UnsafeMutablePointer<Float>) {
+    ck_pad_input_f32(x, Int32(channels), Int32(length), Int32(ldx), Int32(pad), slope, out)
+}
+
+/// Transposed 1-D convolution with torch's `[cIn, cOut, kernel]` weight layout, computed as `stride`
+/// ordinary convolutions (one per output phase) whose outputs interleave: no multiplications by the
+/// zeros a zero-stuffed input would have.
+struct ConvTranspose1d: Sendable {
+    let weight: WeightMatrix   // [cIn, cOut · kernel], fp32
+    let packedPhases: [PackedConvWeights]?
+    let bias: FloatBuffer
+    let inChannels: Int
+    let outChannels: Int
+    let kernelSize: Int
+    let stride: Int
+    let padding: Int
+
+    init(_ store: WeightStore, _ prefix: String, in cIn: Int, out cOut: Int, kernel: Int, stride: Int, padding: Int,
+         precision: Precision = .fp32) throws {
+        weight = try store.matrix("\(prefix).weight", shape: [cIn, cOut, kernel], precision: .fp32)
+        bias = FloatBuffer(try store.tensor("\(prefix).bias", shape: [cOut]))
+        inChannels = cIn
+        outChannels = cOut
+        kernelSize = kernel
+        self.stride = stride
+        self.padding = padding
+        if precision == .bf16 {
+            let w = weight.f32!
+            packedPhases = (0..<stride).map { rho in
+                let taps = (kernel - rho + stride - 1) / stride
+                return PackedConvWeights(weight: w + rho + stride * max(taps - 1, 0), so: kernel, sc: cOut * kernel,
+                                         sj: -stride, cOut: cOut, cIn: cIn, taps: max(taps, 0))
             }
+            store.releasePages("\(prefix).weight")
+        } else {
+            packedPhases = nil
+        }
+    }
+
+    func outputLength(_ length: Int) -> Int { (length - 1) * stride - 2 * padding + kernelSize }
+
+    /// Zero columns the input needs on each side.
+    var inputPad: Int { (kernelSize + stride - 1) / stride + 1 }
+
+    /// Output `[cOut, outLength]` of a transposed convolution of `leaky(x)`, `x [cIn, length]`.
+    func callAsFunction(_ x: UnsafePointer<Float>, length: Int, ldx: Int, inputSlope slope: Float,
+                        into y: UnsafeMutablePointer<Float>) -> Int {
+        let outLength = outputLength(length)
+        guard outLength > 0, length > 0 else { return 0 }
+        let pad = inputPad
+        let ld = length + 2 * pad
+        var padded: Scratch?
+        var pairs: UnsafeMutablePointer<UInt16>?
+        if packedPhases != nil {
+            pairs = UnsafeMutablePointer<UInt16>.allocate(capacity: (inChannels + 1) / 2 * ld * 2)
+            ck_pack_input_bf16(x, Int32(inChannels), Int32(length), Int32(ldx), Int32(pad), slope, pairs!)
+        } else {
+            padded = Scratch(inChannels * ld)
+            padInput(x, channels: inChannels, length: length, ldx: ldx, pad: pad, slope: slope, into: padded!.pointer)
+        }
+        defer { pairs?.deallocate() }
+        let phaseLength = (outLength + stride - 1) / stride + 1
+        let temp = Scratch(outChannels * phaseLength)
+        for rho in 0..<stride {
+            // Output q = m·stride + rho − padding for m in [mLow, mHigh]; y_rho[m] = Σ_j W[·,·,rho + stride·j]·x[m − j].
+            let taps = (kernelSize - rho + stride - 1) / stride
+            guard taps > 0 else { continue }
+            let mLow = max(0, (padding - rho + stride - 1) / stride)
+            let mHigh = (outLength - 1 + padding - rho) / stride
+            guard mHigh >= mLow else { continue }
+            let count = mHigh - mLow + 1
+            // Input column of the first tap of output m: x index m − (taps − 1) → padded column + pad.
+            let firstColumn = mLow - (taps - 1) + pad
+            precondition(firstColumn >= 0 && mHigh + pad < ld, "transposed convolution padding")
+            if let packedPhases {
+                var a = ck_conv_bf16_args(c_in: Int32(inChannels), c_out: Int32(outChannels), taps: Int32(taps),
+                                          dilation: 1, length: Int32(count), xb: pairs! + firstColumn * 2, ldx: Int32(ld),
+                                          packed: packedPhases[rho].pointer, bias: bias.pointer, residual: nil, ldr: 0,
+                                          y: temp.pointer, ldy: Int32(phaseLength))
+                ck_conv1d_bf16(&a)
+            } else {
+                var a = ck_conv_args(c_in: Int32(inChannels), c_out: Int32(outChannels), taps: Int32(taps), dilation: 1,
+                                     length: Int32(count), x: padded!.pointer + firstColumn, ldx: Int32(ld),
+                                     weight: weight.f32! + rho + stride * (taps - 1), so: kernelSize,
+                                     sc: outChannels * kernelSize, sj: -stride, bias: bias.pointer,
+                                     residual: nil, ldr: 0, y: temp.pointer, ldy: Int32(phaseLength))
+                ck_conv1d(&a)
+            }
+            ck_scatter_columns(temp.pointer, Int32(phaseLength), Int32(outChannels), Int32(count), y, Int32(outLength),
+                               Int32(mLow * stride + rho - padding), Int32(stride))
+        }
+        withExtendedLifetime(self) {}
+        return outLength
+    }
+}
+
+/// Rows of the sinusoidal position table computed on demand (the speech table has 1876 × H entries,
+/// ~6 MB, of which a generation reads one row per step). Same values as `sinusoidalPositions`.
+struct SinusoidalPositions: Sendable {
+    let count: Int
+    let dim: Int
+    let frequencies: [Float]
+
+    init(count: Int, dim: Int) {
+        self.count = count
+        self.dim = dim
+        let c = Float(-(log(10000.0) / Double(dim)))
+        frequencies = (0..<(dim / 2)).map { k in Float(exp(Double(Float(2 * k) * c))) }
+    }
+
+    /// Adds `scale · PE[position]` to `destination[0..<dim]`.
+    func add(position: Int, scale: Float, to destination: UnsafeMutablePointer<Float>) {
+        for k in 0..<frequencies.count {
+            let argument = Float(position) * frequencies[k]
+            destination[2 * k] += scale * Float(sin(Double(argument)))
+            destination[2 * k + 1] += scale * Float(cos(Double(argument)))
         }
     }
 }

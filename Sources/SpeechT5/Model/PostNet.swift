@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// The speech-decoder post-net's step heads and its convolutional refinement.
@@ -37,8 +38,8 @@ struct PostNet: Sendable {
                 for i in (o * cIn * k)..<((o + 1) * cIn * k) { folded[i] *= a }
                 bias[o] = beta.scalars[o] - mean.scalars[o] * a
             }
-            return Conv1d(weight: Tensor(shape: [cOut, cIn, k], scalars: folded),
-                          bias: Tensor(shape: [cOut], scalars: bias), padding: (k - 1) / 2)
+            return Conv1d(weight: WeightMatrix(rows: cOut, columns: cIn * k, copying: folded, precision: .fp32),
+                          bias: FloatBuffer(bias), inChannels: cIn, kernelSize: k, padding: (k - 1) / 2)
         }
     }
 
@@ -47,9 +48,7 @@ struct PostNet: Sendable {
 
     /// The `r` stop probabilities `[rows, r]` (sigmoid of the logits).
     func stopProbabilities(_ decoderOutput: [Float], rows: Int) -> [Float] {
-        var logits = stopProjection(decoderOutput, rows: rows)
-        Kernels.apply(&logits, Kernels.sigmoid)
-        return logits
+        stopProjection(decoderOutput, rows: rows, activation: Int32(CK_ACT_SIGMOID))
     }
 
     /// Refines a spectrogram `[frames, n_mel]`: `X + convs(X)`, tanh after every layer but the last.
@@ -60,7 +59,9 @@ struct PostNet: Sendable {
         for t in 0..<frames { for m in 0..<melBins { h[m * frames + t] = spectrogram[t * melBins + m] } }
         for (j, conv) in convolutions.enumerated() {
             h = conv(h, length: frames).values
-            if j < convolutions.count - 1 { Kernels.apply(&h) { tanhf($0) } }
+            if j < convolutions.count - 1 {
+                h.withUnsafeMutableBufferPointer { ck_activation($0.baseAddress!, $0.count, Int32(CK_ACT_TANH), 0) }
+            }
         }
         var out = spectrogram
         for t in 0..<frames { for m in 0..<melBins { out[t * melBins + m] += h[m * frames + t] } }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// The speech-decoder pre-net: an MLP over the previous mel frame with the inference-time dropout,
@@ -6,21 +7,22 @@ struct SpeechDecoderPrenet: Sendable {
     let layers: [Linear]              // n_mel → P → … → P, each followed by ReLU and dropout
     let finalLayer: Linear            // P → H
     let positionScale: Float          // encode_positions.alpha
-    let positions: [Float]            // [maxSpeechPositions, H]
+    let positions: SinusoidalPositions // [maxSpeechPositions, H], rows computed on demand
     let speakerFusion: Linear         // [hidden ‖ speaker] (H + S) → H, then ReLU
     let hidden: Int
     let speakerDim: Int
 
-    init(_ store: WeightStore, config c: SpeechT5Config) throws {
+    init(_ store: WeightStore, config c: SpeechT5Config, precision: Precision = .fp32) throws {
         let prefix = "speecht5.decoder.prenet"
         layers = try (0..<c.speechDecoderPrenetLayers).map { j in
             try Linear(store, "\(prefix).layers.\(j)", in: j == 0 ? c.numMelBins : c.speechDecoderPrenetUnits,
-                       out: c.speechDecoderPrenetUnits)
+                       out: c.speechDecoderPrenetUnits, precision: precision)
         }
-        finalLayer = try Linear(store, "\(prefix).final_layer", in: c.speechDecoderPrenetUnits, out: c.hiddenSize)
+        finalLayer = try Linear(store, "\(prefix).final_layer", in: c.speechDecoderPrenetUnits, out: c.hiddenSize, precision: precision)
         positionScale = try store.scalar("\(prefix).encode_positions.alpha")
-        positions = sinusoidalPositions(count: c.maxSpeechPositions, dim: c.hiddenSize)
-        speakerFusion = try Linear(store, "\(prefix).speaker_embeds_layer", in: c.hiddenSize + c.speakerEmbeddingDim, out: c.hiddenSize)
+        positions = SinusoidalPositions(count: c.maxSpeechPositions, dim: c.hiddenSize)
+        speakerFusion = try Linear(store, "\(prefix).speaker_embeds_layer", in: c.hiddenSize + c.speakerEmbeddingDim,
+                                   out: c.hiddenSize, precision: precision)
         hidden = c.hiddenSize
         speakerDim = c.speakerEmbeddingDim
     }
@@ -35,8 +37,7 @@ struct SpeechDecoderPrenet: Sendable {
         let rows = steps.count
         var z = frames
         for (j, layer) in layers.enumerated() {
-            z = layer(z, rows: rows)
-            Kernels.apply(&z) { max($0, 0) }
+            z = layer(z, rows: rows, activation: Int32(CK_ACT_RELU))
             for r in 0..<rows {
                 dropouts[r].apply(to: &z, row: r, units: layer.outFeatures, step: steps[r], layer: j)
             }
@@ -44,18 +45,15 @@ struct SpeechDecoderPrenet: Sendable {
         z = finalLayer(z, rows: rows)
         let width = hidden + speakerDim
         var fused = [Float](repeating: 0, count: rows * width)
-        for r in 0..<rows {
-            let position = steps[r] * hidden
-            for d in 0..<hidden {
-                fused[r * width + d] = z[r * hidden + d] + positionScale * positions[position + d]
-            }
-            for d in 0..<speakerDim {
-                fused[r * width + hidden + d] = speakers[r * speakerDim + d]
+        fused.withUnsafeMutableBufferPointer { f in
+            for r in 0..<rows {
+                let row = f.baseAddress! + r * width
+                for d in 0..<hidden { row[d] = z[r * hidden + d] }
+                positions.add(position: steps[r], scale: positionScale, to: row)
+                for d in 0..<speakerDim { row[hidden + d] = speakers[r * speakerDim + d] }
             }
         }
-        var out = speakerFusion(fused, rows: rows)
-        Kernels.apply(&out) { max($0, 0) }
-        return out
+        return speakerFusion(fused, rows: rows, activation: Int32(CK_ACT_RELU))
     }
 
     /// `s / max(‖s‖₂, 1e-12)`, as `F.normalize`.
@@ -69,7 +67,7 @@ struct SpeechDecoderPrenet: Sendable {
 
 /// The post-norm speech-decoder stack (no input or final LayerNorm), run one position at a time with a
 /// key/value cache. Each row of a batch has its own cache, so rows may attend to encoders of different
-/// lengths.
+/// lengths; the rows of a step share every weight read.
 struct SpeechDecoder: Sendable {
     /// One post-norm decoder layer: causal self-attention, cross-attention over the encoder, feed-forward.
     struct Layer: Sendable {
@@ -83,96 +81,122 @@ struct SpeechDecoder: Sendable {
 
     let layers: [Layer]
     let hidden: Int
+    let innerDim: Int
 
-    init(_ store: WeightStore, config c: SpeechT5Config) throws {
+    init(_ store: WeightStore, config c: SpeechT5Config, precision: Precision = .fp32) throws {
         let activation = Activation(configName: c.hiddenAct) ?? .geluErf
         hidden = c.hiddenSize
+        innerDim = c.decoderFfnDim
         layers = try (0..<c.decoderLayers).map { i in
             let p = "speecht5.decoder.wrapped_decoder.layers.\(i)"
             return Layer(
-                selfAttention: try MultiHeadAttention(store, "\(p).self_attn", hidden: c.hiddenSize, heads: c.decoderAttentionHeads),
+                selfAttention: try MultiHeadAttention(store, "\(p).self_attn", hidden: c.hiddenSize, heads: c.decoderAttentionHeads, precision: precision),
                 selfAttentionNorm: try LayerNorm(store, "\(p).self_attn_layer_norm", dim: c.hiddenSize, eps: c.layerNormEps),
-                crossAttention: try MultiHeadAttention(store, "\(p).encoder_attn", hidden: c.hiddenSize, heads: c.decoderAttentionHeads),
+                crossAttention: try MultiHeadAttention(store, "\(p).encoder_attn", hidden: c.hiddenSize, heads: c.decoderAttentionHeads, precision: precision),
                 crossAttentionNorm: try LayerNorm(store, "\(p).encoder_attn_layer_norm", dim: c.hiddenSize, eps: c.layerNormEps),
-                feedForward: try FeedForward(store, "\(p).feed_forward", hidden: c.hiddenSize, inner: c.decoderFfnDim, activation: activation),
+                feedForward: try FeedForward(store, "\(p).feed_forward", hidden: c.hiddenSize, inner: c.decoderFfnDim,
+                                             activation: activation, precision: precision),
                 outputNorm: try LayerNorm(store, "\(p).final_layer_norm", dim: c.hiddenSize, eps: c.layerNormEps))
         }
     }
 
     /// Per-row state: the encoder's keys and values (projected once) and the growing self-attention
-    /// cache. A class, so that a batch can gather its rows' caches without copying them.
+    /// cache. The self-attention cache is reserved for `capacity` positions but only the pages written
+    /// become resident memory.
     final class Cache: @unchecked Sendable {
-        let crossKeys: [[Float]]       // per layer, [encoderLength, H]
-        let crossValues: [[Float]]
+        let crossKeys: [Scratch]       // per layer, [encoderLength, H]
+        let crossValues: [Scratch]
         let encoderLength: Int
-        let encoderKeyIsValid: [Bool]?
-        var selfKeys: [[Float]]        // per layer, [capacity, H]
-        var selfValues: [[Float]]
+        let encoderKeyIsValid: [UInt8]?
+        let selfKeys: [Scratch]        // per layer, [capacity, H]
+        let selfValues: [Scratch]
         var length = 0
         let capacity: Int
 
-        init(crossKeys: [[Float]], crossValues: [[Float]], encoderLength: Int, encoderKeyIsValid: [Bool]?,
+        init(crossKeys: [Scratch], crossValues: [Scratch], encoderLength: Int, encoderKeyIsValid: [Bool]?,
              layers: Int, hidden: Int, capacity: Int) {
             self.crossKeys = crossKeys
             self.crossValues = crossValues
             self.encoderLength = encoderLength
-            self.encoderKeyIsValid = encoderKeyIsValid
+            self.encoderKeyIsValid = encoderKeyIsValid.map { $0.map { UInt8($0 ? 1 : 0) } }
             self.capacity = capacity
-            selfKeys = (0..<layers).map { _ in [Float](repeating: 0, count: capacity * hidden) }
-            selfValues = (0..<layers).map { _ in [Float](repeating: 0, count: capacity * hidden) }
+            selfKeys = (0..<layers).map { _ in Scratch(capacity * hidden) }
+            selfValues = (0..<layers).map { _ in Scratch(capacity * hidden) }
         }
     }
 
     /// Projects the encoder output once for every layer's cross-attention.
     func makeCache(encoderOutput: [Float], encoderLength: Int, keyIsValid: [Bool]?, capacity: Int) -> Cache {
-        Cache(crossKeys: layers.map { $0.crossAttention.keyProjection(encoderOutput, rows: encoderLength) },
-              crossValues: layers.map { $0.crossAttention.valueProjection(encoderOutput, rows: encoderLength) },
-              encoderLength: encoderLength, encoderKeyIsValid: keyIsValid,
-              layers: layers.count, hidden: hidden, capacity: capacity)
+        var keys: [Scratch] = [], values: [Scratch] = []
+        encoderOutput.withUnsafeBufferPointer { e in
+            var arguments: [ck_linear_args] = []
+            for layer in layers {
+                let k = Scratch(encoderLength * hidden), v = Scratch(encoderLength * hidden)
+                keys.append(k)
+                values.append(v)
+                arguments.append(layer.crossAttention.keyProjection.arguments(x: e.baseAddress!, rows: encoderLength, y: k.pointer,
+                                                                             bf16Activations: true))
+                arguments.append(layer.crossAttention.valueProjection.arguments(x: e.baseAddress!, rows: encoderLength, y: v.pointer,
+                                                                               bf16Activations: true))
+            }
+            runLinear(arguments)
+        }
+        return Cache(crossKeys: keys, crossValues: values, encoderLength: encoderLength, encoderKeyIsValid: keyIsValid,
+                     layers: layers.count, hidden: hidden, capacity: capacity)
     }
 
     /// Runs one position for `caches.count` rows: `input [rows, H]` → last layer output `[rows, H]`.
     /// Every cache must have room for one more position.
     func step(_ input: [Float], caches: [Cache]) -> [Float] {
         let rows = caches.count
+        let hidden = self.hidden
         var h = input
-        for (l, layer) in layers.enumerated() {
-            // Self-attention over all cached positions, this one included.
-            let q = layer.selfAttention.queries(h, rows: rows)
-            let k = layer.selfAttention.keyProjection(h, rows: rows)
-            let v = layer.selfAttention.valueProjection(h, rows: rows)
-            var context = [Float](repeating: 0, count: rows * hidden)
-            for r in 0..<rows {
-                let position = caches[r].length
-                let slot = position * hidden
-                caches[r].selfKeys[l].replaceSubrange(slot..<(slot + hidden), with: k[(r * hidden)..<((r + 1) * hidden)])
-                caches[r].selfValues[l].replaceSubrange(slot..<(slot + hidden), with: v[(r * hidden)..<((r + 1) * hidden)])
-                let rowContext = layer.selfAttention.attend(
-                    queries: Array(q[(r * hidden)..<((r + 1) * hidden)]), queryCount: 1,
-                    keys: caches[r].selfKeys[l], values: caches[r].selfValues[l], keyCount: position + 1)
-                context.replaceSubrange((r * hidden)..<((r + 1) * hidden), with: rowContext)
-            }
-            var attended = layer.selfAttention.outputProjection(context, rows: rows)
-            for i in h.indices { h[i] += attended[i] }
-            layer.selfAttentionNorm(&h)
+        let scratch = Scratch(rows * (4 * hidden + innerDim))
+        let q = scratch.pointer, k = q + rows * hidden, v = k + rows * hidden, context = v + rows * hidden
+        let inner = context + rows * hidden
+        h.withUnsafeMutableBufferPointer { hp in
+            let x = hp.baseAddress!
+            for (l, layer) in layers.enumerated() {
+                // Self-attention over all cached positions, this one included.
+                let attention = layer.selfAttention
+                runLinear([attention.queryArguments(x: x, rows: rows, y: q),
+                           attention.keyProjection.arguments(x: x, rows: rows, y: k),
+                           attention.valueProjection.arguments(x: x, rows: rows, y: v)])
+                var problems: [ck_attention_args] = []
+                problems.reserveCapacity(rows)
+                for r in 0..<rows {
+                    let cache = caches[r]
+                    let slot = cache.length * hidden
+                    (cache.selfKeys[l].pointer + slot).update(from: k + r * hidden, count: hidden)
+                    (cache.selfValues[l].pointer + slot).update(from: v + r * hidden, count: hidden)
+                    problems.append(MultiHeadAttention.problem(q: q + r * hidden, k: cache.selfKeys[l].pointer,
+                                                               v: cache.selfValues[l].pointer, out: context + r * hidden,
+                                                               queries: 1, keys: cache.length + 1, hidden: hidden))
+                }
+                attention.attend(problems: problems)
+                attention.outputProjection.apply(x: context, rows: rows, y: x, residual: x)
+                layer.selfAttentionNorm.apply(x, rows: rows)
 
-            // Cross-attention over the encoder output.
-            let crossQ = layer.crossAttention.queries(h, rows: rows)
-            for r in 0..<rows {
-                let rowContext = layer.crossAttention.attend(
-                    queries: Array(crossQ[(r * hidden)..<((r + 1) * hidden)]), queryCount: 1,
-                    keys: caches[r].crossKeys[l], values: caches[r].crossValues[l], keyCount: caches[r].encoderLength,
-                    keyIsValid: caches[r].encoderKeyIsValid)
-                context.replaceSubrange((r * hidden)..<((r + 1) * hidden), with: rowContext)
-            }
-            attended = layer.crossAttention.outputProjection(context, rows: rows)
-            for i in h.indices { h[i] += attended[i] }
-            layer.crossAttentionNorm(&h)
+                // Cross-attention over the encoder output.
+                let cross = layer.crossAttention
+                var crossArguments = cross.queryArguments(x: x, rows: rows, y: q)
+                ck_linear(&crossArguments, 1)
+                problems.removeAll(keepingCapacity: true)
+                for r in 0..<rows {
+                    problems.append(MultiHeadAttention.problem(q: q + r * hidden, k: caches[r].crossKeys[l].pointer,
+                                                               v: caches[r].crossValues[l].pointer, out: context + r * hidden,
+                                                               queries: 1, keys: caches[r].encoderLength, hidden: hidden))
+                }
+                cross.attend(problems: problems, keyIsValid: caches.map(\.encoderKeyIsValid))
+                cross.outputProjection.apply(x: context, rows: rows, y: x, residual: x)
+                layer.crossAttentionNorm.apply(x, rows: rows)
 
-            let transformed = layer.feedForward(h, rows: rows)
-            for i in h.indices { h[i] += transformed[i] }
-            layer.outputNorm(&h)
+                layer.feedForward.apply(x: x, rows: rows, inner: inner, y: x, residual: x)
+                layer.outputNorm.apply(x, rows: rows)
+            }
         }
+        withExtendedLifetime(caches) {}
+        withExtendedLifetime(scratch) {}
         for r in 0..<rows { caches[r].length += 1 }
         return h
     }

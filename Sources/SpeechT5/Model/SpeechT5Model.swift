@@ -11,18 +11,23 @@ public struct SpeechT5Model: Sendable {
     /// Checkpoint keys that no part of the model read (legacy keys the reference ignores excluded).
     public let unusedWeights: [String]
 
-    /// Loads `config.json` and the weights from a model directory.
-    public init(directory: String) throws {
+    /// The arithmetic precision of the weights.
+    public let precision: Precision
+
+    /// Loads `config.json` and the weights from a model directory. In `.fp32` precision F32 weights are
+    /// used in place from the memory-mapped file; `.bf16` converts them once to bfloat16.
+    public init(directory: String, precision: Precision = .fp32) throws {
         let configPath = (directory as NSString).appendingPathComponent("config.json")
         let config = try SpeechT5Config.load(path: configPath)
-        try self.init(WeightStore(directory: directory), config: config)
+        try self.init(WeightStore(directory: directory), config: config, precision: precision)
     }
 
-    init(_ store: WeightStore, config: SpeechT5Config) throws {
+    init(_ store: WeightStore, config: SpeechT5Config, precision: Precision = .fp32) throws {
         self.config = config
-        encoder = try TextEncoder(store, config: config)
-        prenet = try SpeechDecoderPrenet(store, config: config)
-        decoder = try SpeechDecoder(store, config: config)
+        self.precision = precision
+        encoder = try TextEncoder(store, config: config, precision: precision)
+        prenet = try SpeechDecoderPrenet(store, config: config, precision: precision)
+        decoder = try SpeechDecoder(store, config: config, precision: precision)
         postnet = try PostNet(store, config: config)
         unusedWeights = store.unusedKeys
     }

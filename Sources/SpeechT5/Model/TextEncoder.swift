@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// The text encoder: token embeddings plus `alpha · PE` (no √H scaling), one LayerNorm before the first
@@ -12,6 +13,7 @@ struct TextEncoder: Sendable {
     }
 
     let hidden: Int
+    let innerDim: Int
     let tokenEmbedding: Tensor        // [vocab, hidden]
     let positionScale: Float          // encode_positions.alpha
     let positions: [Float]            // [maxTextPositions, hidden]
@@ -20,9 +22,10 @@ struct TextEncoder: Sendable {
     let relativeBias: RelativePositionBias
     let layers: [Layer]
 
-    init(_ store: WeightStore, config c: SpeechT5Config) throws {
+    init(_ store: WeightStore, config c: SpeechT5Config, precision: Precision = .fp32) throws {
         let prefix = "speecht5.encoder"
         hidden = c.hiddenSize
+        innerDim = c.encoderFfnDim
         tokenEmbedding = try store.tensor("\(prefix).prenet.embed_tokens.weight", shape: [c.vocabSize, c.hiddenSize])
         positionScale = try store.scalar("\(prefix).prenet.encode_positions.alpha")
         maxPositions = c.maxTextPositions
@@ -35,9 +38,10 @@ struct TextEncoder: Sendable {
         layers = try (0..<c.encoderLayers).map { i in
             let p = "\(prefix).wrapped_encoder.layers.\(i)"
             return Layer(
-                selfAttention: try MultiHeadAttention(store, "\(p).attention", hidden: c.hiddenSize, heads: c.encoderAttentionHeads),
+                selfAttention: try MultiHeadAttention(store, "\(p).attention", hidden: c.hiddenSize, heads: c.encoderAttentionHeads, precision: precision),
                 attentionNorm: try LayerNorm(store, "\(p).layer_norm", dim: c.hiddenSize, eps: c.layerNormEps),
-                feedForward: try FeedForward(store, "\(p).feed_forward", hidden: c.hiddenSize, inner: c.encoderFfnDim, activation: activation),
+                feedForward: try FeedForward(store, "\(p).feed_forward", hidden: c.hiddenSize, inner: c.encoderFfnDim,
+                                             activation: activation, precision: precision),
                 outputNorm: try LayerNorm(store, "\(p).final_layer_norm", dim: c.hiddenSize, eps: c.layerNormEps))
         }
     }
@@ -52,15 +56,18 @@ struct TextEncoder: Sendable {
                 h[t * hidden + d] = tokenEmbedding.scalars[id * hidden + d] + positionScale * positions[t * hidden + d]
             }
         }
-        inputNorm(&h)
-        for layer in layers {
-            let attended = layer.selfAttention(h, rows: count, memory: h, memoryRows: count,
-                                               keyIsValid: keyIsValid, relativeBias: relativeBias)
-            for i in h.indices { h[i] += attended[i] }
-            layer.attentionNorm(&h)
-            let transformed = layer.feedForward(h, rows: count)
-            for i in h.indices { h[i] += transformed[i] }
-            layer.outputNorm(&h)
+        let mask = keyIsValid.map { $0.map { UInt8($0 ? 1 : 0) } }
+        let scratch = Scratch(max(4 * count * hidden, count * innerDim))
+        h.withUnsafeMutableBufferPointer { hp in
+            let x = hp.baseAddress!
+            inputNorm.apply(x, rows: count)
+            for layer in layers {
+                layer.selfAttention.selfAttendAddingResidual(x, rows: count, keyIsValid: mask, relativeBias: relativeBias,
+                                                             scratch: scratch.pointer)
+                layer.attentionNorm.apply(x, rows: count)
+                layer.feedForward.apply(x: x, rows: count, inner: scratch.pointer, y: x, residual: x, bf16Activations: true)
+                layer.outputNorm.apply(x, rows: count)
+            }
         }
         return h
     }

@@ -63,25 +63,45 @@ struct ComplexFFT: Sendable {
         }
         // Butterflies: X[k + r·m] = Σ_q W_n^{q(k + r·m)} · Y_q[k], with W_n = W_N^{N/n}.
         let twiddleStep = count / n
-        var tempRe = [Double](repeating: 0, count: p)
-        var tempIm = [Double](repeating: 0, count: p)
-        for k in 0..<m {
-            for q in 0..<p {
-                tempRe[q] = outRe[q * m + k]
-                tempIm[q] = outIm[q * m + k]
+        if p == 2 {
+            for k in 0..<m {
+                let w = k * twiddleStep
+                let wr = cosTable[w], wi = sinTable[w]
+                let br = outRe[m + k] * wr - outIm[m + k] * wi
+                let bi = outRe[m + k] * wi + outIm[m + k] * wr
+                let ar = outRe[k], ai = outIm[k]
+                outRe[k] = ar + br
+                outIm[k] = ai + bi
+                outRe[m + k] = ar - br
+                outIm[m + k] = ai - bi
             }
-            for r in 0..<p {
-                let index = k + r * m
-                var sumRe = tempRe[0]
-                var sumIm = tempIm[0]
-                for q in 1..<p {
-                    let w = (q * index * twiddleStep) % count
+            return
+        }
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * p) { temp in
+            guard let tempRe = temp.baseAddress else { return }
+            let tempIm = tempRe + p
+            for k in 0..<m {
+                // Twiddled inputs t_q = W_n^{q·k} · Y_q[k]; then X[k + r·m] = Σ_q W_p^{q·r} · t_q.
+                for q in 0..<p {
+                    let w = (q * k * twiddleStep) % count
                     let wr = cosTable[w], wi = sinTable[w]
-                    sumRe += tempRe[q] * wr - tempIm[q] * wi
-                    sumIm += tempRe[q] * wi + tempIm[q] * wr
+                    let yr = outRe[q * m + k], yi = outIm[q * m + k]
+                    tempRe[q] = yr * wr - yi * wi
+                    tempIm[q] = yr * wi + yi * wr
                 }
-                outRe[index] = sumRe
-                outIm[index] = sumIm
+                let step = count / p
+                for r in 0..<p {
+                    var sumRe = tempRe[0]
+                    var sumIm = tempIm[0]
+                    for q in 1..<p {
+                        let w = (q * r % p) * step
+                        let wr = cosTable[w], wi = sinTable[w]
+                        sumRe += tempRe[q] * wr - tempIm[q] * wi
+                        sumIm += tempRe[q] * wi + tempIm[q] * wr
+                    }
+                    outRe[k + r * m] = sumRe
+                    outIm[k + r * m] = sumIm
+                }
             }
         }
     }

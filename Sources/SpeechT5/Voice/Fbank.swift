@@ -103,12 +103,12 @@ struct Fbank: Sendable {
         var output = [Float](repeating: 0, count: frames * mels)
         let chunk = 256
         var power = [Float](repeating: 0, count: chunk * bins)
-        var re = [Double](repeating: 0, count: fftSize)
-        var im = [Double](repeating: 0, count: fftSize)
-        var scratchRe = [Double](repeating: 0, count: fftSize)
-        var scratchIm = [Double](repeating: 0, count: fftSize)
-        let pad = fftSize / 2
         let n = fftSize
+        // FFT work buffers (n ≥ 2, checked by the configuration).
+        let re = UnsafeMutablePointer<Double>.allocate(capacity: 4 * n)
+        defer { re.deallocate() }
+        let im = re + n, scratchRe = re + 2 * n, scratchIm = re + 3 * n
+        let pad = fftSize / 2
         samples.withUnsafeBufferPointer { x in
             window.withUnsafeBufferPointer { w in
                 var first = 0
@@ -129,16 +129,7 @@ struct Fbank: Sendable {
                                 im[i] = 0
                             }
                         }
-                        re.withUnsafeMutableBufferPointer { r in
-                            im.withUnsafeMutableBufferPointer { m in
-                                scratchRe.withUnsafeMutableBufferPointer { sr in
-                                    scratchIm.withUnsafeMutableBufferPointer { si in
-                                        fft.forward(re: r.baseAddress!, im: m.baseAddress!,
-                                                    scratchRe: sr.baseAddress!, scratchIm: si.baseAddress!)
-                                    }
-                                }
-                            }
-                        }
+                        fft.forward(re: re, im: im, scratchRe: scratchRe, scratchIm: scratchIm)
                         for k in 0..<bins {
                             let mirror = (n - k) % n
                             let zr = re[k], zi = im[k], cr = re[mirror], ci = -im[mirror]
@@ -155,9 +146,9 @@ struct Fbank: Sendable {
                     power.withUnsafeBufferPointer { p in
                         filters.withUnsafeBufferPointer { f in
                             output.withUnsafeMutableBufferPointer { o in
-                                BLAS.gemm(m: rows, n: mels, k: bins,
-                                          a: p.baseAddress!, lda: bins, b: f.baseAddress!, ldb: mels,
-                                          c: o.baseAddress! + first * mels, ldc: mels)
+                                guard let p = p.baseAddress, let f = f.baseAddress, let o = o.baseAddress else { return }
+                                BLAS.gemm(m: rows, n: mels, k: bins, a: p, lda: bins, b: f, ldb: mels,
+                                          c: o + first * mels, ldc: mels)
                             }
                         }
                     }

@@ -50,8 +50,11 @@ public struct SpeakerEncoder: Sendable {
         try self.init(configuration: configuration, weights: weights, directory: directory)
     }
 
-    /// An encoder from a parsed configuration and an opened checkpoint (keys as in `embedding_model.ckpt`).
+    /// An encoder from a configuration and an opened checkpoint (keys as in `embedding_model.ckpt`).
+    /// An inconsistent configuration → `.invalidConfig`; missing or mis-shaped weights → `.missingWeight`,
+    /// `.shapeMismatch`.
     public init(configuration: SpeakerEncoderConfiguration, weights: WeightStore, directory: String? = nil) throws {
+        try configuration.check(path: directory ?? weights.path)
         self.directory = directory ?? weights.path
         self.configuration = configuration
         fbank = Fbank(configuration: configuration)
@@ -187,6 +190,8 @@ public struct RecordingAnalysis: Sendable, Equatable {
     public let peak: Float
     /// Samples in clipped runs (at least `clipRun` consecutive samples at or above `clipLevel`).
     public let clippedSamples: Int
+    /// Level of the loudest 25 ms stretch, in dBFS (RMS; a full-scale sine is −3 dBFS).
+    public let loudestLevel: Double
 
     /// Advised minimum of speech, in seconds.
     public static let minimumSpeech: Double = 2
@@ -244,6 +249,7 @@ public struct RecordingAnalysis: Sendable, Equatable {
             energies.append(10 * log10(max(sum / Double(samples.count), 1e-20)))
         }
         let loudest = energies.max() ?? -200
+        loudestLevel = loudest
         let threshold = max(loudest - Self.relativeThreshold, Self.absoluteThreshold)
         let speechFrames = energies.filter { $0 > threshold }.count
         speechDuration = min(duration, Double(speechFrames) * Double(hop) / Double(rate))
@@ -258,7 +264,10 @@ public struct RecordingAnalysis: Sendable, Equatable {
     /// Human-readable warnings (empty when the recording looks fine).
     public var warnings: [String] {
         var result: [String] = []
-        if speechDuration < Self.minimumSpeech {
+        if speechDuration == 0 {
+            result.append(String(format: "no speech detected: the loudest part is at %.0f dBFS, below the %.0f dBFS the detector needs",
+                                 loudestLevel, Self.absoluteThreshold))
+        } else if speechDuration < Self.minimumSpeech {
             result.append(String(format: "only %.1f s of speech detected (in %.1f s); %.0f s or more gives a more faithful voice",
                                  speechDuration, duration, Self.minimumSpeech))
         }

@@ -66,6 +66,34 @@ public struct SpeakerEncoderConfiguration: Sendable, Equatable {
     /// Number of TDNN blocks.
     public var blockCount: Int { channels.count }
 
+    /// Checks that the settings describe a network this port can run (the parser guarantees it for
+    /// configurations read from a file; this guards ones built in code). Problems → `.invalidConfig`.
+    public func check(path: String) throws {
+        func bad(_ field: String, _ reason: String) -> SpeechT5Error {
+            .invalidConfig(path: path, field: field, reason: reason)
+        }
+        let size = 1...Self.maxSize
+        guard (1...WAVFile.maxSampleRate).contains(sampleRate) else { throw bad("compute_features.sample_rate", "\(sampleRate) is out of range") }
+        guard (2...Self.maxSize).contains(fftSize) else { throw bad("compute_features.n_fft", "\(fftSize) is out of range") }
+        guard (1...fftSize).contains(windowSamples) else { throw bad("compute_features.win_length", "\(windowSamples) samples; must be 1...n_fft") }
+        guard size.contains(hopSamples) else { throw bad("compute_features.hop_length", "\(hopSamples) samples is out of range") }
+        guard (1...4096).contains(melCount) else { throw bad("compute_features.n_mels", "\(melCount) is out of range") }
+        let nyquist = Double(sampleRate / 2), top = fMax ?? nyquist
+        guard fMin >= 0, fMin < top, top <= nyquist else { throw bad("compute_features.f_max", "need 0 <= f_min < f_max <= sample_rate/2") }
+        guard normEpsilon > 0, normEpsilon.isFinite else { throw bad("mean_var_norm.epsilon", "must be positive") }
+        guard inChannels == melCount else { throw bad("embedding_model.in_channels", "is \(inChannels) but the Fbank has \(melCount) mel bins") }
+        guard (1...64).contains(channels.count) else { throw bad("embedding_model.tdnn_blocks", "\(channels.count) blocks") }
+        guard kernelSizes.count == channels.count, dilations.count == channels.count else {
+            throw bad("embedding_model.tdnn_blocks", "\(channels.count) channel counts, \(kernelSizes.count) kernel sizes and \(dilations.count) dilations")
+        }
+        guard channels.allSatisfy(size.contains) else { throw bad("embedding_model.tdnn_channels", "out of range") }
+        guard kernelSizes.allSatisfy({ (1...1025).contains($0) && $0 % 2 == 1 }) else {
+            throw bad("embedding_model.tdnn_kernel_sizes", "kernel sizes must be odd, 1...1025")
+        }
+        guard dilations.allSatisfy((1...1024).contains) else { throw bad("embedding_model.tdnn_dilations", "out of range") }
+        guard size.contains(embeddingDimension) else { throw bad("embedding_model.lin_neurons", "out of range") }
+    }
+
     /// Reads `hyperparams.yaml`.
     public static func load(path: String) throws -> SpeakerEncoderConfiguration {
         let bytes = try BinaryFileIO.readFile(path, maxBytes: HyperparamsYAML.maxBytes, what: "hyperparams file")
@@ -183,6 +211,7 @@ public struct SpeakerEncoderConfiguration: Sendable, Equatable {
         guard config.inChannels == config.melCount else {
             throw reader.unsupported("embedding_model", "in_channels", "is \(config.inChannels) but the Fbank has \(config.melCount) mel bins")
         }
+        try config.check(path: path)
         return config
     }
 

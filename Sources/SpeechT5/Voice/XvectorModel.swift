@@ -176,10 +176,11 @@ struct XvectorModel: Sendable {
         }
         let result = input.withUnsafeBufferPointer { x in
             block.weight.withUnsafeBufferPointer { w in
-                block.bias.withUnsafeBufferPointer { b in
-                    Kernels.conv1d(input: x.baseAddress!, cIn: block.inChannels, length: padded,
-                                   weight: w.baseAddress!, cOut: block.outChannels, kernel: block.kernel,
-                                   bias: b.baseAddress!, dilation: block.dilation, padding: 0)
+                block.bias.withUnsafeBufferPointer { b -> (values: [Float], length: Int) in
+                    guard let x = x.baseAddress, let w = w.baseAddress, let b = b.baseAddress else { return ([], 0) }
+                    return Kernels.conv1d(input: x, cIn: block.inChannels, length: padded,
+                                          weight: w, cOut: block.outChannels, kernel: block.kernel,
+                                          bias: b, dilation: block.dilation, padding: 0)
                 }
             }
         }

@@ -1,0 +1,316 @@
+// AVX-512 kernels: dot-product GEMM tiles (fp32 weights, bf16 weights widened to fp32, and native
+// vdpbf16ps on bf16 activations) and direct 1-D convolutions. x86-64 only; selected at run time.
+#include "internal.h"
+#if CK_X86
+#include <immintrin.h>
+#include <string.h>
+
+#define A512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,bmi,bmi2")))
+#define A512BF __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,bmi,bmi2,avx512bf16")))
+#define AI static inline __attribute__((always_inline))
+
+void ck_avx2_activation(float *x, size_t n, int act, float parameter);
+void ck_avx2_layer_norm(float *x, const float *add, int rows, int dim, int ld, const float *g, const float *b, float eps);
+void ck_avx2_softmax(float *x, int n);
+void ck_avx2_pack_pair_bf16(const float *x, int channels, int length, int ldx, int pad, float slope, uint16_t *xb, int cp);
+void ck_avx2_pad_row_f32(const float *x, int length, int ldx, int pad, float slope, float *out, int c);
+void ck_avx2_leaky_relu(float *x, size_t n, float slope);
+void ck_avx2_attention_head(const ck_attention_args *p, int head, int dh, int q0, int q1, float *s);
+
+int ck_prefetch_enabled = 1;
+
+/// The four horizontal sums of a, b, c, d.
+AI A512 __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
+    __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+    __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+    __m512 s = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
+    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(s), _mm512_extractf32x8_ps(s, 1));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+AI A512 __m512 widen_bf16(__m256i h) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+// MARK: GEMM tiles, fp32 activations
+
+/// out[i][j] = Σ_k x_i[k]·w_j[k], MR rows of x, NR (4 or 8) rows of w; BW: weights are bf16.
+AI A512 void tile_f32(const int MR, const int NR, const int BW, int k, const float *const *xr,
+                      const void *const *wr, const void *const *prefetch, float out[4][8]) {
+    __m512 acc[4][8];
+    for (int i = 0; i < MR; i++) for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
+    int kk = 0;
+    for (; kk + 16 <= k; kk += 16) {
+        __m512 wv[8];
+        // Stream the next tile's weight rows into the cache while this one is computed: each row is short
+        // (a few KB), too short for the hardware prefetcher to ramp up on its own.
+        if (prefetch && (!BW || (kk & 16) == 0))
+            for (int j = 0; j < NR; j++)
+                _mm_prefetch((const char *)prefetch[j] + (size_t)kk * (BW ? 2 : 4), _MM_HINT_T0);
+        for (int j = 0; j < NR; j++)
+            wv[j] = BW ? widen_bf16(_mm256_loadu_si256((const __m256i *)((const uint16_t *)wr[j] + kk)))
+                       : _mm512_loadu_ps((const float *)wr[j] + kk);
+        for (int i = 0; i < MR; i++) {
+            __m512 xv = _mm512_loadu_ps(xr[i] + kk);
+            for (int j = 0; j < NR; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
+        }
+    }
+    if (kk < k) {
+        __mmask16 m = (__mmask16)((1u << (k - kk)) - 1);
+        __m512 wv[8];
+        for (int j = 0; j < NR; j++)
+            wv[j] = BW ? widen_bf16(_mm256_maskz_loadu_epi16(m, (const uint16_t *)wr[j] + kk))
+                       : _mm512_maskz_loadu_ps(m, (const float *)wr[j] + kk);
+        for (int i = 0; i < MR; i++) {
+            __m512 xv = _mm512_maskz_loadu_ps(m, xr[i] + kk);
+            for (int j = 0; j < NR; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j += 4)
+            _mm_storeu_ps(&out[i][j], reduce4(acc[i][j], acc[i][j + 1], acc[i][j + 2], acc[i][j + 3]));
+}
+
+AI A512 void epilogue(const ck_linear_args *a, int i0, int mr, int j0, int nr, float out[4][8]) {
+    for (int i = 0; i < mr; i++) {
+        float *y = a->y + (size_t)(i0 + i) * a->ldy + j0;
+        const float *res = a->residual ? a->residual + (size_t)(i0 + i) * a->ldr + j0 : NULL;
+        for (int j = 0; j < nr; j++) {
+            float v = out[i][j] + (a->bias ? a->bias[j0 + j] : 0.0f);
+            if (a->activation == CK_ACT_NONE && res) v += res[j];
+            y[j] = v;
+        }
+    }
+}
+
+static void post_activation(const ck_linear_args *a, int n0, int n1) {
+    if (a->activation == CK_ACT_NONE) return;
+    for (int i = 0; i < a->m; i++) {
+        float *y = a->y + (size_t)i * a->ldy;
+        ck_avx2_activation(y + n0, (size_t)(n1 - n0), a->activation, a->activation_parameter);
+        if (a->residual) {
+            const float *res = a->residual + (size_t)i * a->ldr;
+            for (int j = n0; j < n1; j++) y[j] += res[j];
+        }
+    }
+}
+
+AI A512 void linear_range_impl(const ck_linear_args *a, int n0, int n1, const int BW) {
+    const void *base = BW ? (const void *)a->weight_bf16 : (const void *)a->weight_f32;
+    const size_t esize = BW ? 2 : 4;
+    for (int j0 = n0; j0 < n1; j0 += 8) {
+        int nr = CK_MIN(8, n1 - j0);
+        const void *wr[8], *next[8];
+        int nn = CK_MIN(8, n1 - (j0 + 8));
+        for (int j = 0; j < 8; j++) {
+            wr[j] = (const char *)base + (size_t)(j0 + CK_MIN(j, nr - 1)) * a->ldw * esize;
+            next[j] = nn > 0 ? (const char *)base + (size_t)(j0 + 8 + CK_MIN(j, nn - 1)) * a->ldw * esize : wr[j];
+        }
+        const int use_prefetch = ck_prefetch_enabled && nn > 0;
+        int i0 = 0;
+        while (i0 < a->m) {
+            int left = a->m - i0;
+            float out[4][8];
+            const float *xr[4];
+            if (left >= 4) {
+                for (int i = 0; i < 4; i++) xr[i] = a->x + (size_t)(i0 + i) * a->ldx;
+                float second[4][8];
+                tile_f32(4, 4, BW, a->k, xr, wr, use_prefetch && i0 == 0 ? next : NULL, out);
+                if (nr > 4) {
+                    tile_f32(4, 4, BW, a->k, xr, wr + 4, use_prefetch && i0 == 0 ? next + 4 : NULL, second);
+                    for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) out[i][4 + j] = second[i][j];
+                }
+                epilogue(a, i0, 4, j0, nr, out);
+                i0 += 4;
+            } else if (left >= 2) {
+                for (int i = 0; i < 2; i++) xr[i] = a->x + (size_t)(i0 + i) * a->ldx;
+                tile_f32(2, 8, BW, a->k, xr, wr, use_prefetch && i0 == 0 ? next : NULL, out);
+                epilogue(a, i0, 2, j0, nr, out);
+                i0 += 2;
+            } else {
+                xr[0] = a->x + (size_t)i0 * a->ldx;
+                tile_f32(1, 8, BW, a->k, xr, wr, use_prefetch && i0 == 0 ? next : NULL, out);
+                epilogue(a, i0, 1, j0, nr, out);
+                i0 += 1;
+            }
+        }
+    }
+    post_activation(a, n0, n1);
+}
+
+static A512 void linear_range_512(const ck_linear_args *a, int n0, int n1) {
+    if (a->weight_bf16) linear_range_impl(a, n0, n1, 1);
+    else linear_range_impl(a, n0, n1, 0);
+}
+
+// MARK: GEMM tiles, bf16 activations (vdpbf16ps)
+
+AI A512BF void tile_dp(const int MR, const int NR, int k, const uint16_t *const *xr,
+                       const uint16_t *const *wr, float out[4][8]) {
+    __m512 acc[4][8];
+    for (int i = 0; i < MR; i++) for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
+    int kk = 0;
+    for (; kk + 32 <= k; kk += 32) {
+        __m512i wv[8];
+        for (int j = 0; j < NR; j++) wv[j] = _mm512_loadu_si512((const void *)(wr[j] + kk));
+        for (int i = 0; i < MR; i++) {
+            __m512i xv = _mm512_loadu_si512((const void *)(xr[i] + kk));
+            for (int j = 0; j < NR; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], (__m512bh)xv, (__m512bh)wv[j]);
+        }
+    }
+    if (kk < k) {
+        __mmask32 m = (__mmask32)((1ull << (k - kk)) - 1);
+        __m512i wv[8];
+        for (int j = 0; j < NR; j++) wv[j] = _mm512_maskz_loadu_epi16(m, wr[j] + kk);
+        for (int i = 0; i < MR; i++) {
+            __m512i xv = _mm512_maskz_loadu_epi16(m, xr[i] + kk);
+            for (int j = 0; j < NR; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], (__m512bh)xv, (__m512bh)wv[j]);
+        }
+    }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j += 4)
+            _mm_storeu_ps(&out[i][j], reduce4(acc[i][j], acc[i][j + 1], acc[i][j + 2], acc[i][j + 3]));
+}
+
+static A512BF void linear_range_dp(const ck_linear_args *a, const uint16_t *xb, int ldxb, int n0, int n1) {
+    for (int j0 = n0; j0 < n1; j0 += 8) {
+        int nr = CK_MIN(8, n1 - j0);
+        const uint16_t *wr[8];
+        for (int j = 0; j < 8; j++) wr[j] = a->weight_bf16 + (size_t)(j0 + CK_MIN(j, nr - 1)) * a->ldw;
+        int i0 = 0;
+        while (i0 < a->m) {
+            int left = a->m - i0;
+            float out[4][8];
+            const uint16_t *xr[4];
+            if (left >= 4) {
+                for (int i = 0; i < 4; i++) xr[i] = xb + (size_t)(i0 + i) * ldxb;
+                float second[4][8];
+                tile_dp(4, 4, a->k, xr, wr, out);
+                if (nr > 4) {
+                    tile_dp(4, 4, a->k, xr, wr + 4, second);
+                    for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) out[i][4 + j] = second[i][j];
+                }
+                epilogue(a, i0, 4, j0, nr, out);
+                i0 += 4;
+            } else if (left >= 2) {
+                for (int i = 0; i < 2; i++) xr[i] = xb + (size_t)(i0 + i) * ldxb;
+                tile_dp(2, 8, a->k, xr, wr, out);
+                epilogue(a, i0, 2, j0, nr, out);
+                i0 += 2;
+            } else {
+                xr[0] = xb + (size_t)i0 * ldxb;
+                tile_dp(1, 8, a->k, xr, wr, out);
+                epilogue(a, i0, 1, j0, nr, out);
+                i0 += 1;
+            }
+        }
+    }
+    post_activation(a, n0, n1);
+}
+
+// MARK: Direct convolution, fp32
+
+#define CONV_RB 4     // output channels per tile
+#define CONV_V 4      // vectors of 16 positions per tile
+
+AI A512 void conv_tile(const ck_conv_args *a, int o, int orows, int t, int len, const int FULL) {
+    const float *wrow[CONV_RB];
+    for (int r = 0; r < CONV_RB; r++) wrow[r] = a->weight + (long)(o + CK_MIN(r, orows - 1)) * a->so;
+    __mmask16 mk[CONV_V];
+    for (int v = 0; v < CONV_V; v++) {
+        int n = len - 16 * v;
+        n = n < 0 ? 0 : (n > 16 ? 16 : n);
+        mk[v] = (__mmask16)((1u << n) - 1);
+    }
+    __m512 acc[CONV_RB][CONV_V];
+    for (int r = 0; r < CONV_RB; r++) for (int v = 0; v < CONV_V; v++) acc[r][v] = _mm512_setzero_ps();
+    const long sc = a->sc, sj = a->sj;
+    for (int c = 0; c < a->c_in; c++) {
+        const float *xc = a->x + (size_t)c * a->ldx + t;
+        const long wc = c * sc;
+        for (int j = 0; j < a->taps; j++) {
+            const float *xs = xc + (size_t)j * a->dilation;
+            __m512 xv[CONV_V];
+            for (int v = 0; v < CONV_V; v++)
+                xv[v] = FULL ? _mm512_loadu_ps(xs + 16 * v) : _mm512_maskz_loadu_ps(mk[v], xs + 16 * v);
+            const long wo = wc + j * sj;
+            for (int r = 0; r < CONV_RB; r++) {
+                __m512 wv = _mm512_set1_ps(wrow[r][wo]);
+                for (int v = 0; v < CONV_V; v++) acc[r][v] = _mm512_fmadd_ps(wv, xv[v], acc[r][v]);
+            }
+        }
+    }
+    for (int r = 0; r < orows; r++) {
+        __m512 b = _mm512_set1_ps(a->bias ? a->bias[o + r] : 0.0f);
+        float *y = a->y + (size_t)(o + r) * a->ldy + t;
+        const float *res = a->residual ? a->residual + (size_t)(o + r) * a->ldr + t : NULL;
+        for (int v = 0; v < CONV_V; v++) {
+            __m512 value = _mm512_add_ps(acc[r][v], b);
+            if (FULL) {
+                if (res) value = _mm512_add_ps(value, _mm512_loadu_ps(res + 16 * v));
+                _mm512_storeu_ps(y + 16 * v, value);
+            } else {
+                if (res) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mk[v], res + 16 * v));
+                _mm512_mask_storeu_ps(y + 16 * v, mk[v], value);
+            }
+        }
+    }
+}
+
+static A512 void conv_range_512(const ck_conv_args *a, int o0, int o1, int t0, int t1) {
+    for (int o = o0; o < o1; o += CONV_RB) {
+        int orows = CK_MIN(CONV_RB, o1 - o);
+        for (int t = t0; t < t1; t += 16 * CONV_V) {
+            int len = CK_MIN(16 * CONV_V, t1 - t);
+            if (len == 16 * CONV_V) conv_tile(a, o, orows, t, len, 1);
+            else conv_tile(a, o, orows, t, len, 0);
+        }
+    }
+}
+
+// MARK: Direct convolution, bf16 channel pairs
+
+#define CONV_TARGET A512BF
+#define CONV_TILE conv_bf16_tile_native
+#define CONV_RANGE conv_bf16_range_native
+#define CONV_NATIVE 1
+#include "conv_bf16.inc"
+#undef CONV_TARGET
+#undef CONV_TILE
+#undef CONV_RANGE
+#undef CONV_NATIVE
+#define CONV_TARGET A512
+#define CONV_TILE conv_bf16_tile_emulated
+#define CONV_RANGE conv_bf16_range_emulated
+#define CONV_NATIVE 0
+#include "conv_bf16.inc"
+
+const ck_kernel_table ck_table_avx512 = {
+    .linear_range = linear_range_512,
+    .linear_range_bf16 = NULL,
+    .activation = ck_avx2_activation,
+    .layer_norm = ck_avx2_layer_norm,
+    .softmax = ck_avx2_softmax,
+    .leaky_relu = ck_avx2_leaky_relu,
+    .attention_head = ck_avx2_attention_head,
+    .conv_range = conv_range_512,
+    .conv_bf16_range = conv_bf16_range_emulated,
+    .pack_pair_bf16 = ck_avx2_pack_pair_bf16,
+    .pad_row_f32 = ck_avx2_pad_row_f32,
+};
+
+const ck_kernel_table ck_table_avx512bf16 = {
+    .linear_range = linear_range_512,
+    .linear_range_bf16 = linear_range_dp,
+    .activation = ck_avx2_activation,
+    .layer_norm = ck_avx2_layer_norm,
+    .softmax = ck_avx2_softmax,
+    .leaky_relu = ck_avx2_leaky_relu,
+    .attention_head = ck_avx2_attention_head,
+    .conv_range = conv_range_512,
+    .conv_bf16_range = conv_bf16_range_native,
+    .pack_pair_bf16 = ck_avx2_pack_pair_bf16,
+    .pad_row_f32 = ck_avx2_pad_row_f32,
+};
+#endif

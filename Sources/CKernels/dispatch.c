@@ -1,0 +1,265 @@
+// Public entry points: split the work into tasks for the pool and call the level's kernels.
+#include "internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+// MARK: Linear
+
+/// Rows from which bf16 weights are multiplied with bf16 activations (vdpbf16ps) when the CPU has it.
+static int bf16_activation_rows(void) {
+    static int value = -1;
+    if (value < 0) {
+        const char *s = getenv("SPEECHT5_BF16_ROWS");
+        value = (s && *s) ? atoi(s) : 16;
+    }
+    return value;
+}
+
+typedef struct {
+    const ck_linear_args *layers;
+    const ck_kernel_table *kernels;
+    const uint16_t **xb;         // per layer: bf16 activations or NULL
+    int parts;                   // tasks per layer
+} linear_job;
+
+static void linear_range(const linear_job *job, int layer, int n0, int n1) {
+    const ck_linear_args *a = &job->layers[layer];
+    if (n1 <= n0) return;
+    if (job->xb && job->xb[layer]) job->kernels->linear_range_bf16(a, job->xb[layer], a->k, n0, n1);
+    else job->kernels->linear_range(a, n0, n1);
+}
+
+static void linear_task(void *context, int task, int thread) {
+    (void)thread;
+    const linear_job *job = context;
+    int layer = task / job->parts, part = task % job->parts;
+    int n = job->layers[layer].n;
+    // Boundaries on multiples of 8 columns (the widest tile).
+    int blocks = (n + 7) / 8;
+    int b0 = (int)((long)blocks * part / job->parts), b1 = (int)((long)blocks * (part + 1) / job->parts);
+    linear_range(job, layer, CK_MIN(n, b0 * 8), CK_MIN(n, b1 * 8));
+}
+
+void ck_linear(const ck_linear_args *layers, int count) {
+    if (count <= 0) return;
+    const ck_kernel_table *kernels = ck_kernels();
+    const uint16_t *xb_store[16];
+    const uint16_t **xb = NULL;
+    double work = 0;
+    int max_n = 0;
+    for (int l = 0; l < count; l++) {
+        work += (double)layers[l].m * layers[l].n * layers[l].k;
+        max_n = CK_MAX(max_n, layers[l].n);
+    }
+    if (kernels->linear_range_bf16 && count <= 16) {
+        size_t offset = 0;
+        int any = 0;
+        for (int l = 0; l < count; l++)
+            if (layers[l].weight_bf16 && layers[l].bf16_activations && layers[l].m >= bf16_activation_rows()) { offset += (size_t)layers[l].m * layers[l].k; any = 1; }
+        if (any) {
+            uint16_t *buffer = ck_scratch(7, offset * 2 + 64);
+            offset = 0;
+            for (int l = 0; l < count; l++) {
+                xb_store[l] = NULL;
+                if (!(layers[l].weight_bf16 && layers[l].bf16_activations && layers[l].m >= bf16_activation_rows())) continue;
+                // Reuse the conversion of an identical input (e.g. q, k, v of one x).
+                for (int e = 0; e < l; e++)
+                    if (xb_store[e] && layers[e].x == layers[l].x && layers[e].m == layers[l].m
+                        && layers[e].k == layers[l].k && layers[e].ldx == layers[l].ldx) { xb_store[l] = xb_store[e]; break; }
+                if (xb_store[l]) continue;
+                uint16_t *dst = buffer + offset;
+                for (int i = 0; i < layers[l].m; i++)
+                    ck_convert_f32_to_bf16(layers[l].x + (size_t)i * layers[l].ldx, dst + (size_t)i * layers[l].k, (size_t)layers[l].k);
+                xb_store[l] = dst;
+                offset += (size_t)layers[l].m * layers[l].k;
+            }
+            xb = xb_store;
+        }
+    }
+    int threads = ck_threads();
+    linear_job job = { layers, kernels, xb, 1 };
+    if (threads <= 1 || work < 65536) {
+        for (int l = 0; l < count; l++) linear_range(&job, l, 0, layers[l].n);
+        return;
+    }
+    // Several parts per thread, claimed dynamically: if a thread is descheduled (a loaded machine), the
+    // others take over its remaining parts instead of waiting for it at the end of the call.
+    int parts = threads * 4;
+    int max_parts = (max_n + 63) / 64;
+    if (parts > max_parts) parts = max_parts;
+    if (parts < 1) parts = 1;
+    job.parts = parts;
+    ck_parallel_for(count * parts, linear_task, &job);
+}
+
+// MARK: Row-wise
+
+void ck_activation(float *x, size_t count, int activation, float parameter) {
+    ck_kernels()->activation(x, count, activation, parameter);
+}
+
+void ck_layer_norm(float *x, const float *add, int rows, int dim, int ld, const float *gamma, const float *beta, float eps) {
+    ck_kernels()->layer_norm(x, add, rows, dim, ld, gamma, beta, eps);
+}
+
+void ck_softmax(float *x, int count) { ck_kernels()->softmax(x, count); }
+
+void ck_leaky_relu(float *x, size_t count, float slope) { ck_kernels()->leaky_relu(x, count, slope); }
+
+// MARK: Attention
+
+typedef struct {
+    const ck_attention_args *problems;
+    int heads, head_dim, blocks_per_head, block;
+    int *task_problem;    // first task of each problem (prefix sums), count + 1 entries
+    int count;
+    const ck_kernel_table *kernels;
+} attention_job;
+
+static void attention_task(void *context, int task, int thread) {
+    (void)thread;
+    const attention_job *job = context;
+    int p = 0;
+    while (task >= job->task_problem[p + 1]) p++;
+    int local = task - job->task_problem[p];
+    const ck_attention_args *problem = &job->problems[p];
+    int blocks = (problem->queries + job->block - 1) / job->block;
+    int head = local / blocks, block = local % blocks;
+    int q0 = block * job->block, q1 = CK_MIN(problem->queries, q0 + job->block);
+    float *scratch = ck_scratch(0, (size_t)problem->keys * sizeof(float) + 64);
+    job->kernels->attention_head(problem, head, job->head_dim, q0, q1, scratch);
+}
+
+void ck_attention(const ck_attention_args *problems, int count, int heads, int head_dim) {
+    if (count <= 0) return;
+    int prefix_store[65];
+    int *prefix = count <= 64 ? prefix_store : malloc(sizeof(int) * (size_t)(count + 1));
+    const int block = 16;
+    prefix[0] = 0;
+    for (int p = 0; p < count; p++) prefix[p + 1] = prefix[p] + heads * ((problems[p].queries + block - 1) / block);
+    attention_job job = { problems, heads, head_dim, 0, block, prefix, count, ck_kernels() };
+    ck_parallel_for(prefix[count], attention_task, &job);
+    if (prefix != prefix_store) free(prefix);
+}
+
+// MARK: Convolutions
+
+typedef struct {
+    const void *args;
+    int bf16;
+    int o_parts, t_chunk, t_parts;
+    const ck_kernel_table *kernels;
+} conv_job;
+
+static void conv_task(void *context, int task, int thread) {
+    (void)thread;
+    const conv_job *job = context;
+    int op = task % job->o_parts, tp = task / job->o_parts;
+    int c_out = job->bf16 ? ((const ck_conv_bf16_args *)job->args)->c_out : ((const ck_conv_args *)job->args)->c_out;
+    int length = job->bf16 ? ((const ck_conv_bf16_args *)job->args)->length : ((const ck_conv_args *)job->args)->length;
+    int blocks = (c_out + 3) / 4;
+    int o0 = CK_MIN(c_out, blocks * op / job->o_parts * 4), o1 = CK_MIN(c_out, blocks * (op + 1) / job->o_parts * 4);
+    int t0 = tp * job->t_chunk, t1 = CK_MIN(length, t0 + job->t_chunk);
+    if (o0 >= o1 || t0 >= t1) return;
+    if (job->bf16) job->kernels->conv_bf16_range(job->args, o0, o1, t0, t1);
+    else job->kernels->conv_range(job->args, o0, o1, t0, t1);
+}
+
+static void conv_run(const void *args, int bf16, int c_out, int length, double work) {
+    const ck_kernel_table *kernels = ck_kernels();
+    int threads = ck_threads();
+    conv_job job = { args, bf16, 1, length, 1, kernels };
+    if (threads <= 1 || work < 65536 || length <= 0) {
+        if (bf16) kernels->conv_bf16_range(args, 0, c_out, 0, length);
+        else kernels->conv_range(args, 0, c_out, 0, length);
+        return;
+    }
+    // Chunks of 256 positions keep the input window in L2 while every output channel passes over it.
+    int chunk = 256;
+    int t_parts = (length + chunk - 1) / chunk;
+    int o_parts = 1;
+    while (t_parts * o_parts < 4 * threads && o_parts * 4 < c_out) o_parts *= 2;
+    job.t_chunk = chunk;
+    job.t_parts = t_parts;
+    job.o_parts = o_parts;
+    ck_parallel_for(t_parts * o_parts, conv_task, &job);
+}
+
+void ck_conv1d(const ck_conv_args *a) {
+    conv_run(a, 0, a->c_out, a->length, (double)a->c_out * a->c_in * a->taps * a->length);
+}
+
+void ck_conv1d_bf16(const ck_conv_bf16_args *a) {
+    conv_run(a, 1, a->c_out, a->length, (double)a->c_out * a->c_in * a->taps * a->length);
+}
+
+size_t ck_pack_conv_bf16_size(int c_out, int c_in, int taps) {
+    return (size_t)c_out * (size_t)((c_in + 1) / 2) * (size_t)taps * 2;
+}
+
+void ck_pack_conv_bf16(const float *weight, long so, long sc, long sj, int c_out, int c_in, int taps, uint16_t *packed) {
+    int pairs = (c_in + 1) / 2;
+    for (int o = 0; o < c_out; o++)
+        for (int cp = 0; cp < pairs; cp++)
+            for (int j = 0; j < taps; j++) {
+                size_t at = ck_conv_pack_index(o, cp, j, pairs, taps);
+                for (int e = 0; e < 2; e++) {
+                    int c = 2 * cp + e;
+                    packed[at + e] = c < c_in ? ck_float_to_bf16(weight[o * so + c * sc + j * sj]) : 0;
+                }
+            }
+}
+
+typedef struct {
+    const float *x; int channels, length, ldx, pad; float slope; uint16_t *xb; float *out; int rows, parts;
+    const ck_kernel_table *kernels;
+} pack_job;
+
+static void pack_task(void *context, int task, int thread) {
+    (void)thread;
+    const pack_job *job = context;
+    int r0 = job->rows * task / job->parts, r1 = job->rows * (task + 1) / job->parts;
+    for (int r = r0; r < r1; r++) {
+        if (job->xb) job->kernels->pack_pair_bf16(job->x, job->channels, job->length, job->ldx, job->pad, job->slope, job->xb, r);
+        else job->kernels->pad_row_f32(job->x, job->length, job->ldx, job->pad, job->slope, job->out, r);
+    }
+}
+
+static void pack_run(pack_job *job) {
+    double elements = (double)job->channels * job->length;
+    job->kernels = ck_kernels();
+    job->parts = elements < 65536 ? 1 : CK_MIN(job->rows, 4 * ck_threads());
+    if (job->parts <= 1) { job->parts = 1; pack_task(job, 0, 0); return; }
+    ck_parallel_for(job->parts, pack_task, job);
+}
+
+void ck_pack_input_bf16(const float *x, int channels, int length, int ldx, int pad, float slope, uint16_t *xb) {
+    pack_job job = { x, channels, length, ldx, pad, slope, xb, NULL, (channels + 1) / 2, 1, NULL };
+    pack_run(&job);
+}
+
+void ck_pad_input_f32(const float *x, int channels, int length, int ldx, int pad, float slope, float *out) {
+    pack_job job = { x, channels, length, ldx, pad, slope, NULL, out, channels, 1, NULL };
+    pack_run(&job);
+}
+
+typedef struct { const float *src; int ld_src, rows, count; float *dst; int ld_dst, start, stride, parts; } scatter_job;
+
+static void scatter_task(void *context, int task, int thread) {
+    (void)thread;
+    const scatter_job *job = context;
+    int r0 = job->rows * task / job->parts, r1 = job->rows * (task + 1) / job->parts;
+    for (int r = r0; r < r1; r++) {
+        const float *s = job->src + (size_t)r * job->ld_src;
+        float *d = job->dst + (size_t)r * job->ld_dst + job->start;
+        for (int i = 0; i < job->count; i++) d[(size_t)i * job->stride] = s[i];
+    }
+}
+
+void ck_scatter_columns(const float *src, int ld_src, int rows, int count, float *dst, int ld_dst, int start, int stride) {
+    scatter_job job = { src, ld_src, rows, count, dst, ld_dst, start, stride, 1 };
+    double elements = (double)rows * count;
+    job.parts = elements < 65536 ? 1 : CK_MIN(rows, 4 * ck_threads());
+    if (job.parts <= 1) { scatter_task(&job, 0, 0); return; }
+    ck_parallel_for(job.parts, scatter_task, &job);
+}

@@ -1,0 +1,174 @@
+// Hand-written CPU kernels of the SpeechT5 engine: skinny/regular GEMM with weights in fp32 or bf16,
+// attention, row-wise math, direct 1-D convolutions, and a small persistent thread pool.
+//
+// One binary runs on any x86-64: every kernel has a portable implementation (plain C with clang/gcc
+// vector extensions, compiled for baseline x86-64 and again for AVX2+FMA), and AVX-512 / AVX512-BF16
+// implementations picked at run time with __builtin_cpu_supports. The environment variable
+// SPEECHT5_CPU=generic|avx2|avx512|avx512bf16 (or ck_set_cpu_level) caps the level, so tests can force
+// the fallback paths on a machine that has everything. On non-x86 hosts only the portable code exists.
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: CPU dispatch
+
+enum {
+    CK_LEVEL_GENERIC = 0,     // baseline: portable C (SSE2 on x86-64, NEON on arm64)
+    CK_LEVEL_AVX2 = 1,        // AVX2 + FMA
+    CK_LEVEL_AVX512 = 2,      // AVX-512 F/BW/VL/DQ
+    CK_LEVEL_AVX512BF16 = 3,  // AVX-512 plus AVX512_BF16 (vdpbf16ps)
+};
+
+/// The highest level this CPU supports.
+int ck_cpu_detected_level(void);
+/// The level in effect: the detected one, capped by SPEECHT5_CPU or ck_set_cpu_level.
+int ck_cpu_level(void);
+/// Caps the level (clamped to what the CPU supports); -1 restores the default (env var or detected).
+/// Returns the level now in effect. Not to be called while kernels run on other threads.
+int ck_set_cpu_level(int level);
+/// "generic", "avx2", "avx512", "avx512bf16".
+const char *ck_cpu_level_name(int level);
+
+// MARK: Thread pool
+
+/// Sets the number of threads (the caller plus n-1 workers). n < 1 means 1.
+void ck_set_threads(int n);
+int ck_threads(void);
+/// A task body: `task` in [0, tasks), `thread` in [0, ck_threads()).
+typedef void (*ck_task_fn)(void *context, int task, int thread);
+/// Runs fn(context, task, thread) for every task, spread over the pool; returns when all are done.
+/// Nested or concurrent calls run serially on the calling thread.
+void ck_parallel_for(int tasks, ck_task_fn fn, void *context);
+
+// MARK: Numbers
+
+/// float → bfloat16 bits, round to nearest even (NaN stays NaN).
+uint16_t ck_float_to_bf16(float value);
+void ck_convert_f32_to_bf16(const float *source, uint16_t *destination, size_t count);
+void ck_convert_bf16_to_f32(const uint16_t *source, float *destination, size_t count);
+
+// MARK: Linear layers
+
+enum {
+    CK_ACT_NONE = 0,
+    CK_ACT_RELU = 1,
+    CK_ACT_GELU_ERF = 2,
+    CK_ACT_GELU_TANH = 3,
+    CK_ACT_SILU = 4,
+    CK_ACT_QUICK_GELU = 5,
+    CK_ACT_TANH = 6,
+    CK_ACT_SIGMOID = 7,
+    CK_ACT_SCALE = 8,        // y *= activation_parameter
+};
+
+/// y[i, j] = act(Σ_k x[i, k]·W[j, k] + bias[j]) + residual[i, j] for i < m, j < n.
+/// W is [n, k] row-major (torch's Linear layout), fp32 (`weight_f32`) or bf16 bits (`weight_bf16`):
+/// exactly one is set. `residual` may alias `y` (in-place residual add).
+typedef struct {
+    int m, n, k;
+    const float *x; int ldx;
+    const float *weight_f32;
+    const uint16_t *weight_bf16;
+    int ldw;
+    const float *bias;           // [n] or NULL
+    int activation;              // CK_ACT_*
+    float activation_parameter;
+    const float *residual; int ldr;  // or NULL
+    float *y; int ldy;
+    /// With bf16 weights: 1 lets rows ≥ 16 be rounded to bf16 and multiplied with vdpbf16ps where the CPU
+    /// has it (encoder, cross-attention keys/values); 0 keeps float32 activations (the decoder step, so
+    /// that a row gives the same numbers alone or in a batch).
+    int bf16_activations;
+} ck_linear_args;
+
+/// Runs `count` linear layers that share nothing but the call: their output rows are spread over the
+/// pool together (e.g. the q, k and v projections of one input). Uses every thread.
+void ck_linear(const ck_linear_args *layers, int count);
+
+// MARK: Row-wise math
+
+/// In place: x = act(x).
+void ck_activation(float *x, size_t count, int activation, float parameter);
+/// In place over rows of `dim`: x = LayerNorm(x + add) (add may be NULL), biased variance.
+void ck_layer_norm(float *x, const float *add, int rows, int dim, int ld,
+                   const float *gamma, const float *beta, float eps);
+/// In place: softmax of one row.
+void ck_softmax(float *x, int count);
+/// In place: x = x ≥ 0 ? x : x·slope.
+void ck_leaky_relu(float *x, size_t count, float slope);
+
+// MARK: Attention
+
+/// Multi-head attention of queries over keys/values, per head: softmax(q·kᵀ [+ q·B] + mask)·v.
+/// Queries must already be scaled. Rows of q/k/v/out are `hidden = heads·head_dim` wide with their own
+/// leading dimensions. `key_valid` (NULL: all valid) adds finfo(float32).min to masked keys, as the
+/// reference. `relative_table` [2M, head_dim] (NULL: none) adds q·table[clamp(i−j, −M, M−1)+M] where i
+/// is the query index `query_offset + row` and j the key index.
+typedef struct {
+    const float *q; int ldq;
+    const float *k; int ldk;
+    const float *v; int ldv;
+    float *out; int ldo;
+    int queries, keys;
+    int query_offset;
+    const uint8_t *key_valid;
+    const float *relative_table; int max_distance;
+} ck_attention_args;
+
+/// Runs several independent attention problems (e.g. one per batch row) over the pool.
+void ck_attention(const ck_attention_args *problems, int count, int heads, int head_dim);
+
+// MARK: 1-D convolution (channels first, one sequence)
+
+/// y[o, t] = bias[o] + residual[o, t] + Σ_c Σ_j w(o, c, j) · x[c, t + j·dilation]  for t < length,
+/// where x is an already padded input (row stride `ldx`, at least length + (taps−1)·dilation valid
+/// columns) and w(o, c, j) = weight[o·so + c·sc + j·sj] (strides in elements, may be negative).
+/// fp32 weights. `residual` may alias y. Uses every thread.
+typedef struct {
+    int c_in, c_out, taps, dilation, length;
+    const float *x; int ldx;
+    const float *weight; long so, sc, sj;
+    const float *bias;
+    const float *residual; int ldr;
+    float *y; int ldy;
+} ck_conv_args;
+void ck_conv1d(const ck_conv_args *args);
+
+/// The same with bf16 arithmetic (AVX512-BF16) or its fp32 emulation: `xb` is the input in bf16 channel
+/// pairs, [ceil(c_in/2)][ldx][2]; weights are pre-packed by ck_pack_conv_bf16.
+typedef struct {
+    int c_in, c_out, taps, dilation, length;
+    const uint16_t *xb; int ldx;
+    const uint16_t *packed;      // from ck_pack_conv_bf16
+    const float *bias;
+    const float *residual; int ldr;
+    float *y; int ldy;
+} ck_conv_bf16_args;
+/// Size in uint16 of the packed weights.
+size_t ck_pack_conv_bf16_size(int c_out, int c_in, int taps);
+/// Packs fp32 w(o, c, j) = weight[o·so + c·sc + j·sj] into `packed` (bf16, round to nearest even).
+void ck_pack_conv_bf16(const float *weight, long so, long sc, long sj, int c_out, int c_in, int taps,
+                       uint16_t *packed);
+void ck_conv1d_bf16(const ck_conv_bf16_args *args);
+/// Writes leaky_relu(x[c, t], slope) (slope 1: identity) as bf16 channel pairs into
+/// xb[(c/2)][pad + t][c%2] for t < length and zeros in the `pad` columns on both sides and in a missing
+/// odd channel. ldxb = length + 2·pad.
+void ck_pack_input_bf16(const float *x, int channels, int length, int ldx, int pad, float slope,
+                        uint16_t *xb);
+
+/// Writes leaky_relu(x[c, t], slope) into out[c][pad + t] (row stride length + 2·pad) with zero margins.
+void ck_pad_input_f32(const float *x, int channels, int length, int ldx, int pad, float slope, float *out);
+/// dst[r·ld_dst + start + i·stride] = src[r·ld_src + i] for r < rows, i < count.
+void ck_scatter_columns(const float *src, int ld_src, int rows, int count, float *dst, int ld_dst, int start, int stride);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

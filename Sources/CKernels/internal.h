@@ -1,0 +1,57 @@
+// Internal: the per-level kernel table and helpers shared by the implementation files.
+#ifndef CKERNELS_INTERNAL_H
+#define CKERNELS_INTERNAL_H
+
+#include "CKernels.h"
+#include <stdint.h>
+#include <stddef.h>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define CK_X86 1
+#else
+#define CK_X86 0
+#endif
+
+typedef struct {
+    /// Output columns [n0, n1) of one linear layer, x in fp32 (weights fp32 or bf16).
+    void (*linear_range)(const ck_linear_args *a, int n0, int n1);
+    /// The same with x already converted to bf16 (`xb`, row stride ldxb) and bf16 weights: vdpbf16ps.
+    /// NULL when the level has no native bf16 dot products.
+    void (*linear_range_bf16)(const ck_linear_args *a, const uint16_t *xb, int ldxb, int n0, int n1);
+    void (*activation)(float *x, size_t count, int activation, float parameter);
+    void (*layer_norm)(float *x, const float *add, int rows, int dim, int ld,
+                       const float *gamma, const float *beta, float eps);
+    void (*softmax)(float *x, int count);
+    void (*leaky_relu)(float *x, size_t count, float slope);
+    /// Queries [q0, q1) of head `head`; `scratch` holds at least `keys` floats.
+    void (*attention_head)(const ck_attention_args *p, int head, int head_dim, int q0, int q1, float *scratch);
+    /// Output channels [o0, o1) and positions [t0, t1) of a convolution.
+    void (*conv_range)(const ck_conv_args *a, int o0, int o1, int t0, int t1);
+    void (*conv_bf16_range)(const ck_conv_bf16_args *a, int o0, int o1, int t0, int t1);
+    void (*pack_pair_bf16)(const float *x, int channels, int length, int ldx, int pad, float slope, uint16_t *xb, int cp);
+    void (*pad_row_f32)(const float *x, int length, int ldx, int pad, float slope, float *out, int c);
+} ck_kernel_table;
+
+extern const ck_kernel_table ck_table_generic;
+#if CK_X86
+extern const ck_kernel_table ck_table_avx2;
+extern const ck_kernel_table ck_table_avx512;
+extern const ck_kernel_table ck_table_avx512bf16;
+#endif
+
+/// The table of the level in effect.
+const ck_kernel_table *ck_kernels(void);
+
+/// Per-thread scratch memory of at least `bytes` (64-byte aligned), reused between calls; `slot`
+/// distinguishes independent buffers of one thread.
+void *ck_scratch(int slot, size_t bytes);
+
+/// Packed bf16 conv weight layout: [c_out][ceil(c_in/2)][taps][2].
+static inline size_t ck_conv_pack_index(int o, int cp, int j, int pairs, int taps) {
+    return (((size_t)o * pairs + cp) * taps + j) * 2;
+}
+
+#define CK_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define CK_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#endif

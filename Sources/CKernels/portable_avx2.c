@@ -1,0 +1,38 @@
+// The portable kernels compiled with AVX2 + FMA code generation (x86-64 only).
+#include "internal.h"
+#if CK_X86
+#pragma clang attribute push (__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#include "portable.inc"
+#pragma clang attribute pop
+
+const ck_kernel_table ck_table_avx2 = {
+    .linear_range = p_linear_range,
+    .linear_range_bf16 = NULL,
+    .activation = p_activation,
+    .layer_norm = p_layer_norm,
+    .softmax = p_softmax,
+    .leaky_relu = p_leaky_relu,
+    .attention_head = p_attention_head,
+    .conv_range = p_conv_range,
+    .conv_bf16_range = p_conv_bf16_range,
+    .pack_pair_bf16 = p_pack_pair_bf16,
+    .pad_row_f32 = p_pad_row_f32,
+};
+
+// Row-wise and attention kernels shared with the AVX-512 tables (they are not the bottleneck).
+void ck_avx2_activation(float *x, size_t n, int act, float parameter) { p_activation(x, n, act, parameter); }
+void ck_avx2_layer_norm(float *x, const float *add, int rows, int dim, int ld, const float *g, const float *b, float eps) {
+    p_layer_norm(x, add, rows, dim, ld, g, b, eps);
+}
+void ck_avx2_softmax(float *x, int n) { p_softmax(x, n); }
+void ck_avx2_pack_pair_bf16(const float *x, int channels, int length, int ldx, int pad, float slope, uint16_t *xb, int cp) {
+    p_pack_pair_bf16(x, channels, length, ldx, pad, slope, xb, cp);
+}
+void ck_avx2_pad_row_f32(const float *x, int length, int ldx, int pad, float slope, float *out, int c) {
+    p_pad_row_f32(x, length, ldx, pad, slope, out, c);
+}
+void ck_avx2_leaky_relu(float *x, size_t n, float slope) { p_leaky_relu(x, n, slope); }
+void ck_avx2_attention_head(const ck_attention_args *p, int head, int dh, int q0, int q1, float *s) {
+    p_attention_head(p, head, dh, q0, q1, s);
+}
+#endif

@@ -1,0 +1,58 @@
+import Foundation
+import XCTest
+@testable import SpeechT5
+
+/// `--precision bf16` against the fp32 engine on the same seed and frame count, and against the reference:
+/// mel Pearson ≥ 0.999 and waveform Pearson ≥ 0.995 (issue 5's tolerance).
+final class ReducedPrecisionTests: XCTestCase {
+    struct Run { let mel: [Float]; let waveform: [Float] }
+
+    func run(_ name: String, _ c: Fixtures.Case, precision: Precision) throws -> Run {
+        let model = try SpeechT5Model(directory: Fixtures.path("models/\(name)/model"), precision: precision)
+        let vocoder = try HiFiGAN(directory: Fixtures.path("models/\(name)/vocoder"), precision: precision)
+        let speaker = try SpeakerEmbeddingFile.load(path: Fixtures.path("models/\(name)/speaker.npy"),
+                                                    expectedDimension: model.config.speakerEmbeddingDim)
+        // The reference's own step count, forced, so that the two precisions make the same number of frames.
+        let options = GenerationOptions(threshold: .infinity, minLengthRatio: 0,
+                                        maxLengthRatio: Double(c.steps) * Double(model.config.reductionFactor) / Double(c.input_ids.count) + 1e-9,
+                                        seed: c.seed)
+        let spectrogram = try model.generate(ids: c.input_ids, speaker: speaker, options: options)
+        XCTAssertEqual(spectrogram.frames, c.frames)
+        return Run(mel: spectrogram.mel, waveform: vocoder(spectrogram.mel, frames: spectrogram.frames))
+    }
+
+    func testBF16MatchesFP32AndTheReference() throws {
+        for name in Fixtures.modelNames {
+            for c in try Fixtures.cases(model: name) {
+                let label = "\(name)/\(c.name)"
+                let fp32 = try run(name, c, precision: .fp32)
+                let bf16 = try run(name, c, precision: .bf16)
+                let reference = try Fixtures.reference(model: name, case: c.name)
+                let melVsFP32 = pearson(bf16.mel, fp32.mel), waveVsFP32 = pearson(bf16.waveform, fp32.waveform)
+                print("bf16 \(label): mel Pearson vs fp32 \(melVsFP32), waveform \(waveVsFP32)")
+                XCTAssertGreaterThanOrEqual(melVsFP32, 0.999, "\(label): bf16 mel vs fp32")
+                XCTAssertGreaterThanOrEqual(waveVsFP32, 0.995, "\(label): bf16 waveform vs fp32")
+                let referenceMel = try reference.floats("mel")
+                if referenceMel.count == bf16.mel.count {
+                    let melVsReference = pearson(bf16.mel, referenceMel)
+                    let waveVsReference = pearson(bf16.waveform, try reference.floats("waveform"))
+                    print("bf16 \(label): mel Pearson vs reference \(melVsReference), waveform \(waveVsReference)")
+                    XCTAssertGreaterThanOrEqual(melVsReference, 0.999, "\(label): bf16 mel vs reference")
+                    XCTAssertGreaterThanOrEqual(waveVsReference, 0.995, "\(label): bf16 waveform vs reference")
+                }
+            }
+        }
+    }
+
+    /// The vocoder alone on the reference mel, bf16 vs the reference waveform.
+    func testBF16VocoderOnTheReferenceMel() throws {
+        for name in Fixtures.modelNames {
+            let vocoder = try HiFiGAN(directory: Fixtures.path("models/\(name)/vocoder"), precision: .bf16)
+            for c in try Fixtures.cases(model: name) {
+                let reference = try Fixtures.reference(model: name, case: c.name)
+                let waveform = vocoder(try reference.floats("mel"), frames: c.frames)
+                XCTAssertGreaterThanOrEqual(pearson(waveform, try reference.floats("waveform")), 0.995, "\(name)/\(c.name)")
+            }
+        }
+    }
+}
