@@ -77,7 +77,8 @@ public final class TorchCheckpoint: @unchecked Sendable {
 
     /// Start and length of the mapping.
     private let base: UnsafeRawPointer
-    private let mappedLength: Int
+    /// Keeps the mapping alive as long as this object.
+    private let mapping: MappedFile
     /// Each storage used by a tensor: its dtype, bytes in the file and expected CRC.
     private let storages: [String: StorageRecord]
 
@@ -99,35 +100,17 @@ public final class TorchCheckpoint: @unchecked Sendable {
     /// Opens and validates the torch checkpoint at `path`. Missing file → `.fileNotFound`; anything
     /// malformed, unsupported or hostile → `.invalidFile` naming the file and the problem.
     public init(path: String) throws {
-        let (fd, size) = try BinaryFileIO.openRegularFile(path)
-        defer { close(fd) }
-        func invalid(_ reason: String) -> SpeechT5Error { .invalidFile(path: path, reason: reason) }
-
-        guard size >= 4 else {
-            throw invalid("file is \(size) bytes, too short for a torch checkpoint (a zip archive)")
+        let mapping = try MappedFile(path: path, minimumSize: 4) { size in
+            "file is \(size) bytes, too short for a torch checkpoint (a zip archive)"
         }
-        guard let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapping != MAP_FAILED else {
-            throw invalid("cannot map file: \(BinaryFileIO.errnoMessage())")
-        }
-        let base = UnsafeRawPointer(mapping)
-        let parsed: Parsed
-        do {
-            parsed = try Self.parse(RawBytes(base: base, count: size), path: path)
-        } catch {
-            munmap(mapping, size)
-            throw error
-        }
+        let parsed = try Self.parse(RawBytes(base: mapping.base, count: mapping.size), path: path)
         self.path = path
-        self.base = base
-        self.mappedLength = size
+        self.mapping = mapping
+        self.base = mapping.base
         self.entries = parsed.entries
         self.storages = parsed.storages
         self.archiveName = parsed.archiveName
         self.formatVersion = parsed.version
-    }
-
-    deinit {
-        munmap(UnsafeMutableRawPointer(mutating: base), mappedLength)
     }
 
     /// Tensor names, sorted.
