@@ -1,11 +1,11 @@
 import Foundation
 
 /// Incremental SHA-256 (FIPS 180-4). The hub's etag for an LFS file is the SHA-256 of its content.
-struct SHA256Hasher {
+struct SHA256Hasher: BlockHasher {
     private var state: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
-    private var pending = BlockBuffer()
-    private var length: UInt64 = 0
+    var pending = BlockBuffer()
+    var length: UInt64 = 0
 
     static let k: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -18,31 +18,9 @@ struct SHA256Hasher {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
-    mutating func update<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
-        let copy = Array(bytes)
-        copy.withUnsafeBytes { update(raw: $0) }
-    }
+    var digestWords: [UInt32] { [state.0, state.1, state.2, state.3, state.4, state.5, state.6, state.7] }
 
-    mutating func update(_ data: Data) {
-        data.withUnsafeBytes { update(raw: $0) }
-    }
-
-    mutating func update(raw: UnsafeRawBufferPointer) {
-        length &+= UInt64(raw.count)
-        var buffer = pending
-        buffer.feed(raw) { block in compress(block) }
-        pending = buffer
-    }
-
-    mutating func finalize() -> [UInt8] {
-        let padding = BlockBuffer.padding(messageLength: length)
-        var buffer = pending
-        padding.withUnsafeBytes { raw in buffer.feed(raw) { block in compress(block) } }
-        pending = buffer
-        return [state.0, state.1, state.2, state.3, state.4, state.5, state.6, state.7].flatMap(bigEndianBytes)
-    }
-
-    private mutating func compress(_ block: UnsafeRawPointer) {
+    mutating func compress(_ block: UnsafeRawPointer) {
         var (a, b, c, d, e, f, g, h) = state
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { schedule in
             SHA256Hasher.k.withUnsafeBufferPointer { constants in
@@ -77,36 +55,14 @@ struct SHA256Hasher {
 
 /// Incremental SHA-1. The hub's etag for a regular (non-LFS) file is git's blob id:
 /// `sha1("blob <size>\0" + content)`.
-struct SHA1Hasher {
+struct SHA1Hasher: BlockHasher {
     private var state: (UInt32, UInt32, UInt32, UInt32, UInt32) = (0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0)
-    private var pending = BlockBuffer()
-    private var length: UInt64 = 0
+    var pending = BlockBuffer()
+    var length: UInt64 = 0
 
-    mutating func update<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
-        let copy = Array(bytes)
-        copy.withUnsafeBytes { update(raw: $0) }
-    }
+    var digestWords: [UInt32] { [state.0, state.1, state.2, state.3, state.4] }
 
-    mutating func update(_ data: Data) {
-        data.withUnsafeBytes { update(raw: $0) }
-    }
-
-    mutating func update(raw: UnsafeRawBufferPointer) {
-        length &+= UInt64(raw.count)
-        var buffer = pending
-        buffer.feed(raw) { block in compress(block) }
-        pending = buffer
-    }
-
-    mutating func finalize() -> [UInt8] {
-        let padding = BlockBuffer.padding(messageLength: length)
-        var buffer = pending
-        padding.withUnsafeBytes { raw in buffer.feed(raw) { block in compress(block) } }
-        pending = buffer
-        return [state.0, state.1, state.2, state.3, state.4].flatMap(bigEndianBytes)
-    }
-
-    private mutating func compress(_ block: UnsafeRawPointer) {
+    mutating func compress(_ block: UnsafeRawPointer) {
         var (a, b, c, d, e) = state
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 80) { schedule in
             guard let w = schedule.baseAddress else { return }
@@ -139,7 +95,7 @@ struct SHA1Hasher {
 
 /// Collects input into 64-byte blocks for the hashers; whole blocks of the input are passed through
 /// without copying.
-private struct BlockBuffer {
+struct BlockBuffer {
     private var bytes = [UInt8](repeating: 0, count: 64)
     private var count = 0
 
@@ -223,5 +179,39 @@ enum FileDigest {
             if wantGitSHA1 { sha1.update(chunk) }
         }
         return (wantSHA256 ? hexString(sha256.finalize()) : nil, wantGitSHA1 ? hexString(sha1.finalize()) : nil)
+    }
+}
+
+/// The part SHA-1 and SHA-256 share: 64-byte blocks, length padding, big-endian digest words.
+protocol BlockHasher {
+    var pending: BlockBuffer { get set }
+    var length: UInt64 { get set }
+    var digestWords: [UInt32] { get }
+    mutating func compress(_ block: UnsafeRawPointer)
+}
+
+extension BlockHasher {
+    mutating func update<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+        let copy = Array(bytes)
+        copy.withUnsafeBytes { update(raw: $0) }
+    }
+
+    mutating func update(_ data: Data) {
+        data.withUnsafeBytes { update(raw: $0) }
+    }
+
+    mutating func update(raw: UnsafeRawBufferPointer) {
+        length &+= UInt64(raw.count)
+        var buffer = pending
+        buffer.feed(raw) { block in compress(block) }
+        pending = buffer
+    }
+
+    mutating func finalize() -> [UInt8] {
+        let padding = BlockBuffer.padding(messageLength: length)
+        var buffer = pending
+        padding.withUnsafeBytes { raw in buffer.feed(raw) { block in compress(block) } }
+        pending = buffer
+        return digestWords.flatMap(bigEndianBytes)
     }
 }
