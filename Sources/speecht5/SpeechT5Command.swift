@@ -7,7 +7,7 @@ struct SpeechT5Command: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "speecht5",
         abstract: "Text to speech with Microsoft SpeechT5 and HiFi-GAN, on the CPU.",
-        subcommands: [Synthesize.self])
+        subcommands: [Synthesize.self, Serve.self])
 
     /// Runs the command and turns any engine error into one line on stderr and exit code 1.
     static func main() {
