@@ -154,6 +154,8 @@ public final class SynthesisScheduler: @unchecked Sendable {
                 abandoned.forEach { $0.finish(Refusal.shutDown) }
                 return
             }
+            // A request cancelled while it waited leaves the queue now, not when its turn comes.
+            waiting.removeAll { $0.cancelled.isSet }
             var admitted: [Request] = []
             while active.count + admitted.count < maxBatch, !waiting.isEmpty {
                 admitted.append(waiting.removeFirst())
