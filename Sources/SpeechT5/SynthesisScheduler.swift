@@ -32,6 +32,8 @@ public final class SynthesisScheduler: @unchecked Sendable {
         public var lastBatchSize: Int
         /// Seconds of audio produced so far.
         public var audioSeconds: Double
+        /// Decoder steps so far, by batch size: `stepsByBatchSize[n]` steps decoded `n` rows.
+        public var stepsByBatchSize: [Int] = []
     }
 
     /// One request's state, owned by the worker thread once admitted.
@@ -123,6 +125,8 @@ public final class SynthesisScheduler: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         guard running else { throw Refusal.shutDown }
+        // Requests cancelled while waiting (their clients gave up) must not hold queue places.
+        waiting.removeAll { $0.cancelled.isSet }
         guard waiting.count < maxQueue else { throw Refusal.queueFull(limit: maxQueue) }
         waiting.append(request)
         statistics.queueDepth = waiting.count
@@ -150,6 +154,8 @@ public final class SynthesisScheduler: @unchecked Sendable {
                 abandoned.forEach { $0.finish(Refusal.shutDown) }
                 return
             }
+            // A request cancelled while it waited leaves the queue now, not when its turn comes.
+            waiting.removeAll { $0.cancelled.isSet }
             var admitted: [Request] = []
             while active.count + admitted.count < maxBatch, !waiting.isEmpty {
                 admitted.append(waiting.removeFirst())
@@ -173,6 +179,12 @@ public final class SynthesisScheduler: @unchecked Sendable {
             condition.lock()
             statistics.active = active.count
             statistics.lastBatchSize = sequences.count
+            if !sequences.isEmpty {
+                if statistics.stepsByBatchSize.count <= sequences.count {
+                    statistics.stepsByBatchSize += Array(repeating: 0, count: sequences.count + 1 - statistics.stepsByBatchSize.count)
+                }
+                statistics.stepsByBatchSize[sequences.count] += 1
+            }
             statistics.audioSeconds += produced / Double(max(1, synthesizer.sampleRate))
             condition.unlock()
         }

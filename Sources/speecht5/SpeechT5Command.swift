@@ -12,7 +12,7 @@ struct SpeechT5Command: ParsableCommand {
             (microsoft/speecht5_hifigan) and the default voice are fetched from the Hugging Face hub on first \
             use into the cache Python's huggingface_hub uses, and speech.wav is written.
             """,
-        subcommands: [Say.self, Synthesize.self, Voices.self, VoiceCommand.self, Convert.self, Bench.self])
+        subcommands: [Say.self, Synthesize.self, Voices.self, VoiceCommand.self, Convert.self, Bench.self, Serve.self])
 
     /// Runs the command and turns any engine or hub error into one line on stderr and exit code 1.
     static func main() {
