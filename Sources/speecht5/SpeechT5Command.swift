@@ -327,7 +327,7 @@ struct Synthesize: ParsableCommand {
     @OptionGroup var generation: GenerationArguments
     @OptionGroup var out: OutputArguments
 
-    @Option(help: "Synthesize every line of FILE ('voice-file<TAB>text' or just text) into numbered WAVs OUTPUT-1.wav, OUTPUT-2.wav, ….")
+    @Option(help: "Synthesize every line of FILE ('voice<TAB>text', the voice a name or an x-vector file, or just text) into numbered WAVs OUTPUT-1.wav, OUTPUT-2.wav, ….")
     var batch: String?
 
     func validate() throws {
@@ -350,6 +350,19 @@ struct Synthesize: ParsableCommand {
         try SpeechRun(generation: generation, out: out).speak(input, synthesizer: synthesizer, speaker: speaker)
     }
 
+    /// The voice of a batch line: an x-vector file when one exists at that path, else a voice name
+    /// (preset, archive utterance or user voice), as `--voice` takes it.
+    func batchSpeaker(_ field: String, dimension: Int) throws -> [Float] {
+        if FileManager.default.fileExists(atPath: field) {
+            return try SpeakerEmbeddingFile.load(path: field, expectedDimension: dimension)
+        }
+        let resolver = VoiceResolver()
+        let source = try resolver.source(voice: field, speaker: nil)
+        return try resolver.load(source, expectedDimension: dimension) {
+            try blockingWait { try await HubClient().speakerEmbeddingArchive() }
+        }
+    }
+
     func runBatch(file: String, synthesizer: SpeechSynthesizer, defaultSpeaker: [Float], options: SynthesisOptions) throws {
         guard let data = FileManager.default.contents(atPath: file) else { throw SpeechT5Error.fileNotFound(path: file) }
         guard let content = String(data: data, encoding: .utf8) else {
@@ -363,7 +376,7 @@ struct Synthesize: ParsableCommand {
             let parts = line.split(separator: "\t", maxSplits: 1).map(String.init)
             if parts.count == 2 {
                 do {
-                    requests.append((parts[1], try SpeakerEmbeddingFile.load(path: parts[0], expectedDimension: synthesizer.speakerDimension)))
+                    requests.append((parts[1], try batchSpeaker(parts[0], dimension: synthesizer.speakerDimension)))
                 } catch {
                     failures[index] = error
                     requests.append(("", defaultSpeaker))
