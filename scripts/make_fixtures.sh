@@ -4,6 +4,7 @@
 #   scripts/make_fixtures.sh
 # The outputs are deterministic for the pinned versions in setup_reference_env.sh.
 set -euo pipefail
+export PYTHONDONTWRITEBYTECODE=1
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
 venv="$("$here/scripts/setup_reference_env.sh" | tail -n 1)"
@@ -22,4 +23,7 @@ run() {
 run train_spm.py             # tokenizer/spm_char*.model (needed by the two below)
 run make_tokenizer_cases.py  # tokenizer cases
 run make_model_fixtures.py   # models/<name>/..., dropout_vectors.json
+run make_torch_fixtures.py   # torch/: pytorch_model.bin files, weight norm, hostile pickles
+run make_frontend_cases.py   # frontend/: transformers' number normalizer outputs
+run make_voice_fixtures.py   # voice/: speechbrain x-vector reference (needs speechbrain; see the script)
 echo "fixtures: $(du -sh "$here/Tests/SpeechT5Tests/Fixtures" | cut -f1)"

@@ -1,18 +1,73 @@
 import Foundation
 
-/// Synthesized speech: the spectrogram and, when a vocoder is loaded, the waveform.
+/// Synthesized speech: the waveform and how it was made.
 public struct Speech: Sendable {
-    /// The post-net spectrogram and how generation ended.
-    public let spectrogram: Spectrogram
     /// Mono samples in [-1, 1]; empty when no vocoder was loaded.
     public let samples: [Float]
     /// Sample rate of `samples` in Hz (the vocoder's `sampling_rate`).
     public let sampleRate: Int
-    /// The token ids the text was encoded to (EOS included).
-    public let tokenIds: [Int]
+    /// The spectrogram of each piece the text was split into, in order.
+    public let pieces: [SpokenPiece]
 
     /// Duration of the audio in seconds.
     public var duration: Double { sampleRate > 0 ? Double(samples.count) / Double(sampleRate) : 0 }
+
+    /// The spectrogram of a single-piece text (the first piece otherwise).
+    public var spectrogram: Spectrogram { pieces[0].spectrogram }
+}
+
+/// One piece of a text, as it was spoken.
+public struct SpokenPiece: Sendable {
+    /// The text of the piece after normalization.
+    public let text: String
+    /// Its token ids (EOS included).
+    public let tokenIds: [Int]
+    /// Its post-net spectrogram and how generation ended.
+    public let spectrogram: Spectrogram
+}
+
+/// Options of `SpeechSynthesizer` beyond the generation arguments.
+public struct SynthesisOptions: Sendable, Equatable {
+    /// Stop threshold, length ratios and dropout seed.
+    public var generation = GenerationOptions()
+    /// How the text is normalized before tokenizing: `full` spells numbers and symbols in English,
+    /// `reference` reproduces transformers' `normalize=True`, `off` feeds the raw text to the tokenizer.
+    public var normalization: TextNormalization = .full
+    /// Speak sentence by sentence (true) or keep a text that fits the model whole (false). `nil` follows
+    /// the normalization: `full` splits, `off` and `reference` keep the text whole, like the reference.
+    /// Text longer than the model accepts is always split.
+    public var splitSentences: Bool? = nil
+    /// Silence inserted after a sentence, in seconds.
+    public var sentencePause = 0.3
+    /// Silence inserted after a clause that had to be split off a long sentence, in seconds.
+    public var clausePause = 0.12
+
+    public init(generation: GenerationOptions = .init(), normalization: TextNormalization = .full,
+                splitSentences: Bool? = nil, sentencePause: Double = 0.3, clausePause: Double = 0.12) {
+        self.generation = generation
+        self.normalization = normalization
+        self.splitSentences = splitSentences
+        self.sentencePause = sentencePause
+        self.clausePause = clausePause
+    }
+}
+
+/// How far a synthesis has come, for progress displays.
+public struct SynthesisProgress: Sendable {
+    /// Pieces (sentences or clauses) finished, over all texts of the call.
+    public let piecesDone: Int
+    /// Pieces in all.
+    public let piecesTotal: Int
+    /// Seconds of audio generated so far.
+    public let audioSeconds: Double
+}
+
+/// A chunk of a streamed synthesis.
+public struct AudioChunk: Sendable {
+    /// Mono samples in [-1, 1], continuing the previous chunk.
+    public let samples: [Float]
+    /// Sample rate in Hz.
+    public let sampleRate: Int
 }
 
 /// Text to speech with SpeechT5 and HiFi-GAN: the library's entry point.
@@ -46,6 +101,11 @@ public final class SpeechSynthesizer: Sendable {
                 path: ((vocoderDirectory ?? "") as NSString).appendingPathComponent("config.json"), field: "model_in_dim",
                 reason: "vocoder takes \(vocoder.config.modelInDim) mel bins but the model makes \(model.config.numMelBins)")
         }
+        if tokenizer.vocabularySize > model.config.vocabSize {
+            throw SpeechT5Error.invalidConfig(
+                path: (modelDirectory as NSString).appendingPathComponent("config.json"), field: "vocab_size",
+                reason: "the tokenizer has \(tokenizer.vocabularySize) tokens but the model embeds only \(model.config.vocabSize)")
+        }
     }
 
     /// Length of the speaker x-vector the model takes.
@@ -54,13 +114,156 @@ public final class SpeechSynthesizer: Sendable {
     /// Sample rate of the waveform (0 without a vocoder).
     public var sampleRate: Int { vocoder?.config.samplingRate ?? 0 }
 
-    /// Tokenizes `text`, generates its spectrogram and, with a vocoder, its waveform.
-    public func synthesize(_ text: String, speaker: [Float], options: GenerationOptions = .init()) throws -> Speech {
-        let trimmed = text.unicodeScalars.filter { !$0.properties.isWhitespace }
-        guard !trimmed.isEmpty else { throw SpeechT5Error.invalidText(reason: "the text is empty") }
-        let ids = tokenizer.encode(text)
-        let spectrogram = try model.generate(ids: ids, speaker: speaker, options: options)
-        let samples = vocoder.map { $0(spectrogram.mel, frames: spectrogram.frames) } ?? []
-        return Speech(spectrogram: spectrogram, samples: samples, sampleRate: sampleRate, tokenIds: ids)
+    // MARK: Text
+
+    /// Normalizes and splits `text` into pieces that fit the model, each with its token ids.
+    func pieces(of text: String, options: SynthesisOptions) throws -> [(piece: TextPiece, ids: [Int])] {
+        var frontEnd = TextFrontEnd(normalization: options.normalization, tokenizer: tokenizer)
+        if let split = options.splitSentences { frontEnd.splitOptions.packSentences = !split }
+        let pieces = try frontEnd.pieces(text, maxTokens: model.config.maxTextPositions) { tokenizer.encode($0).count }
+        return pieces.map { ($0, tokenizer.encode($0.text)) }
     }
+
+    /// Silence after a piece, in samples.
+    func pause(after piece: TextPiece, isLast: Bool, options: SynthesisOptions) -> Int {
+        guard !isLast else { return 0 }
+        let seconds = piece.endsSentence ? options.sentencePause : options.clausePause
+        return max(0, Int((seconds * Double(sampleRate)).rounded()))
+    }
+
+    /// Generation options of piece `index`: each piece draws its own dropout masks, so that a long text
+    /// does not repeat one mask pattern, while a one-piece text uses the seed as given.
+    func generationOptions(_ options: SynthesisOptions, piece index: Int) -> GenerationOptions {
+        var generation = options.generation
+        generation.seed = options.generation.seed &+ UInt64(index)
+        return generation
+    }
+
+    // MARK: Synthesis
+
+    /// Synthesizes `text`: normalizes it, splits it into pieces that fit the model, generates every piece
+    /// in one decoder batch and joins their waveforms with short pauses.
+    public func synthesize(_ text: String, speaker: [Float], options: SynthesisOptions = .init(),
+                           progress: ((SynthesisProgress) -> Void)? = nil) throws -> Speech {
+        guard let result = synthesize(batch: [(text, speaker)], options: options, progress: progress).first else {
+            throw SpeechT5Error.invalidText(reason: "the text is empty")
+        }
+        return try result.get()
+    }
+
+    /// Synthesizes several texts (each with its own speaker) in one decoder batch. Every result equals the
+    /// text's own synthesis; a text that fails (empty, unspeakable, bad speaker) fails alone.
+    public func synthesize(batch requests: [(text: String, speaker: [Float])], options: SynthesisOptions = .init(),
+                           progress: ((SynthesisProgress) -> Void)? = nil) -> [Result<Speech, Error>] {
+        // Every piece of every text becomes one row of the batch.
+        var prepared: [Result<[(piece: TextPiece, ids: [Int])], Error>] = []
+        var rows: [(ids: [Int], speaker: [Float], options: GenerationOptions)] = []
+        for request in requests {
+            let result = Result { try pieces(of: request.text, options: options) }
+            prepared.append(result)
+            if case .success(let pieces) = result {
+                for (index, piece) in pieces.enumerated() {
+                    rows.append((piece.ids, request.speaker, generationOptions(options, piece: index)))
+                }
+            }
+        }
+        let secondsPerFrame = vocoder.map { Double($0.hopLength) / Double($0.config.samplingRate) } ?? 0
+        let total = rows.count
+        var spectrograms = model.generate(batch: rows) { finished, frames in
+            progress?(SynthesisProgress(piecesDone: finished, piecesTotal: total, audioSeconds: Double(frames) * secondsPerFrame))
+        }.makeIterator()
+        return prepared.map { preparedText in
+            Result {
+                let pieces = try preparedText.get()
+                var spoken: [SpokenPiece] = []
+                var failure: Error?
+                for piece in pieces {
+                    switch spectrograms.next() {
+                    case .success(let spectrogram)?:
+                        spoken.append(SpokenPiece(text: piece.piece.text, tokenIds: piece.ids, spectrogram: spectrogram))
+                    case .failure(let error)?: failure = failure ?? error
+                    case nil: break
+                    }
+                }
+                if let failure { throw failure }
+                return assemble(spoken, pieces: pieces.map(\.piece), options: options)
+            }
+        }
+    }
+
+    /// Vocodes each piece and joins them with pauses.
+    func assemble(_ spoken: [SpokenPiece], pieces: [TextPiece], options: SynthesisOptions) -> Speech {
+        var samples: [Float] = []
+        if let vocoder {
+            for (index, piece) in spoken.enumerated() {
+                samples += vocoder(piece.spectrogram.mel, frames: piece.spectrogram.frames)
+                samples += [Float](repeating: 0, count: pause(after: pieces[index], isLast: index == spoken.count - 1, options: options))
+            }
+        }
+        return Speech(samples: samples, sampleRate: sampleRate, pieces: spoken)
+    }
+
+    // MARK: Streaming
+
+    /// Streams the audio of `text` as it is generated. The chunks join into the same waveform as
+    /// `synthesize` (within float rounding). Cancelling the consuming task stops generation at the next step.
+    /// - Parameter chunkFrames: frames per chunk after the first (the first is emitted as soon as possible).
+    public func stream(_ text: String, speaker: [Float], options: SynthesisOptions = .init(),
+                       firstChunkFrames: Int = 8, chunkFrames: Int = 64) -> AsyncThrowingStream<AudioChunk, Error> {
+        AsyncThrowingStream { continuation in
+            let cancelled = CancellationFlag()
+            continuation.onTermination = { _ in cancelled.set() }
+            let thread = Thread { [self] in
+                do {
+                    try self.generateStreaming(text, speaker: speaker, options: options,
+                                               firstChunkFrames: firstChunkFrames, chunkFrames: chunkFrames,
+                                               isCancelled: { cancelled.isSet }) { samples in
+                        continuation.yield(AudioChunk(samples: samples, sampleRate: self.sampleRate))
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+    }
+
+    /// The synchronous core of `stream`: calls `emit` with each chunk, in order, on the calling thread.
+    public func generateStreaming(_ text: String, speaker: [Float], options: SynthesisOptions = .init(),
+                                  firstChunkFrames: Int = 8, chunkFrames: Int = 64,
+                                  isCancelled: () -> Bool = { false }, emit: ([Float]) -> Void) throws {
+        guard let vocoder else {
+            throw SpeechT5Error.invalidArgument(name: "vocoder", reason: "streaming needs a vocoder")
+        }
+        let pieces = try pieces(of: text, options: options)
+        for (index, piece) in pieces.enumerated() {
+            let sequence = try model.makeSequence(ids: piece.ids, speaker: speaker,
+                                                  options: generationOptions(options, piece: index))
+            var incremental = IncrementalVocoder(postnet: model.postnet, vocoder: vocoder)
+            var emittedAny = false
+            while !sequence.isFinished {
+                if isCancelled() { return }
+                model.step([sequence])
+                let available = sequence.steps * model.config.reductionFactor
+                let chunk = incremental.advance(frames: sequence.frames, available: available, isFinal: sequence.isFinished,
+                                                minimumChunk: emittedAny || index > 0 ? chunkFrames : firstChunkFrames)
+                if !chunk.isEmpty {
+                    emit(chunk)
+                    emittedAny = true
+                }
+            }
+            let silence = pause(after: piece.piece, isLast: index == pieces.count - 1, options: options)
+            if silence > 0 { emit([Float](repeating: 0, count: silence)) }
+        }
+    }
+}
+
+/// A thread-safe one-way flag.
+final class CancellationFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
 }

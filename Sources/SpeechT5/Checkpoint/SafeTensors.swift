@@ -49,7 +49,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// Start of the mapping (never nil: files shorter than 8 bytes are rejected before mapping).
     private let base: UnsafeRawPointer
     /// Length of the mapping in bytes (the file size).
-    private let mappedLength: Int
+    /// Keeps the mapping alive as long as this object.
+    private let mapping: MappedFile
 
     /// Largest header accepted (the limit the reference `safetensors` library uses).
     public static let maxHeaderBytes = 100_000_000
@@ -68,33 +69,15 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// Opens and validates `path`. Missing file → `.fileNotFound`; anything malformed → `.invalidFile`
     /// naming the file and, where it applies, the tensor.
     public init(path: String) throws {
-        let (fd, size) = try BinaryFileIO.openRegularFile(path)
-        defer { close(fd) }
-        guard size >= 8 else {
-            throw SpeechT5Error.invalidFile(
-                path: path,
-                reason: "file is \(size) bytes, too short for a safetensors file (8-byte header length + JSON header)")
+        let mapping = try MappedFile(path: path, minimumSize: 8) { size in
+            "file is \(size) bytes, too short for a safetensors file (8-byte header length + JSON header)"
         }
-        guard let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapping != MAP_FAILED else {
-            throw SpeechT5Error.invalidFile(path: path, reason: "cannot map file: \(BinaryFileIO.errnoMessage())")
-        }
-        let base = UnsafeRawPointer(mapping)
-        let parsed: (entries: [String: SafeTensorsEntry], metadata: [String: String])
-        do {
-            parsed = try Self.parseHeader(base: base, size: size, path: path)
-        } catch {
-            munmap(mapping, size)
-            throw error
-        }
+        let parsed = try Self.parseHeader(base: mapping.base, size: mapping.size, path: path)
         self.path = path
-        self.base = base
-        self.mappedLength = size
+        self.mapping = mapping
+        self.base = mapping.base
         self.entries = parsed.entries
         self.metadata = parsed.metadata
-    }
-
-    deinit {
-        munmap(UnsafeMutableRawPointer(mutating: base), mappedLength)
     }
 
     /// Tensor names, sorted.

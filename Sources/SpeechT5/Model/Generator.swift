@@ -208,12 +208,18 @@ extension SpeechT5Model {
     /// Generates several sequences in one decoder batch. Unlike the reference, each row keeps its own
     /// length limits (from its own token count) and leaves the batch when it stops, so every row equals
     /// its unbatched generation. A row that cannot start (bad text or speaker) fails alone.
-    public func generate(batch requests: [(ids: [Int], speaker: [Float], options: GenerationOptions)]) -> [Result<Spectrogram, Error>] {
+    /// - Parameter onStep: called after every decoder step with the number of finished rows and the
+    ///   frames generated so far over all rows.
+    public func generate(batch requests: [(ids: [Int], speaker: [Float], options: GenerationOptions)],
+                         onStep: ((_ finishedRows: Int, _ frames: Int) -> Void)? = nil) -> [Result<Spectrogram, Error>] {
         let sequences: [Result<DecoderSequence, Error>] = requests.map { request in
             Result { try makeSequence(ids: request.ids, speaker: request.speaker, options: request.options) }
         }
         let running = sequences.compactMap { try? $0.get() }
-        while running.contains(where: { !$0.isFinished }) { step(running) }
+        while running.contains(where: { !$0.isFinished }) {
+            step(running)
+            onStep?(running.filter(\.isFinished).count, running.reduce(0) { $0 + $1.steps } * config.reductionFactor)
+        }
         return sequences.map { $0.map { spectrogram(of: $0) } }
     }
 }

@@ -1,0 +1,235 @@
+import Foundation
+
+/// Serves many concurrent syntheses with one decoder batch (dynamic batching).
+///
+/// Requests that arrive while others are being decoded join the batch at the next step; a request that
+/// finishes or is cancelled leaves it at once. Each request streams its audio as it is made, with the same
+/// windowed post-net and vocoder as `SpeechSynthesizer.stream`, so its audio equals its own synthesis.
+/// All model work happens on one worker thread, which keeps the weight reads shared between rows.
+public final class SynthesisScheduler: @unchecked Sendable {
+    /// Why a request was refused.
+    public enum Refusal: Error, CustomStringConvertible, Equatable {
+        /// The waiting queue is full; retry after a moment.
+        case queueFull(limit: Int)
+        /// The scheduler is shutting down.
+        case shutDown
+
+        public var description: String {
+            switch self {
+            case .queueFull(let limit): return "the server is busy: \(limit) requests are already waiting"
+            case .shutDown: return "the server is shutting down"
+            }
+        }
+    }
+
+    /// Counters for metrics.
+    public struct Statistics: Sendable {
+        /// Requests waiting to join the batch.
+        public var queueDepth: Int
+        /// Requests in the batch.
+        public var active: Int
+        /// Rows decoded in the last step.
+        public var lastBatchSize: Int
+        /// Seconds of audio produced so far.
+        public var audioSeconds: Double
+    }
+
+    /// One request's state, owned by the worker thread once admitted.
+    final class Request: @unchecked Sendable {
+        let text: String
+        let speaker: [Float]
+        let options: SynthesisOptions
+        let emit: (AudioChunk) -> Void
+        let finish: (Error?) -> Void
+        let cancelled = CancellationFlag()
+        var pieces: [(piece: TextPiece, ids: [Int])] = []
+        var pieceIndex = 0
+        var sequence: DecoderSequence?
+        var incremental: IncrementalVocoder?
+        var emittedAny = false
+
+        init(text: String, speaker: [Float], options: SynthesisOptions,
+             emit: @escaping (AudioChunk) -> Void, finish: @escaping (Error?) -> Void) {
+            self.text = text
+            self.speaker = speaker
+            self.options = options
+            self.emit = emit
+            self.finish = finish
+        }
+    }
+
+    /// The synthesizer whose model and vocoder serve the requests.
+    public let synthesizer: SpeechSynthesizer
+    /// Most rows decoded together.
+    public let maxBatch: Int
+    /// Most requests waiting to join; more are refused with `Refusal.queueFull`.
+    public let maxQueue: Int
+    /// Frames per chunk after a request's first chunk.
+    public let chunkFrames: Int
+    /// Frames of a request's first chunk (small, for a short time to first audio).
+    public let firstChunkFrames: Int
+
+    private let condition = NSCondition()
+    private var waiting: [Request] = []
+    private var active: [Request] = []
+    private var running = true
+    private var statistics = Statistics(queueDepth: 0, active: 0, lastBatchSize: 0, audioSeconds: 0)
+
+    /// Starts the worker thread.
+    public init(synthesizer: SpeechSynthesizer, maxBatch: Int = 16, maxQueue: Int = 64,
+                firstChunkFrames: Int = 8, chunkFrames: Int = 64) {
+        self.synthesizer = synthesizer
+        self.maxBatch = max(1, maxBatch)
+        self.maxQueue = max(0, maxQueue)
+        self.firstChunkFrames = max(1, firstChunkFrames)
+        self.chunkFrames = max(1, chunkFrames)
+        let thread = Thread { [weak self] in self?.work() }
+        thread.stackSize = 8 << 20
+        thread.name = "speecht5-scheduler"
+        thread.start()
+    }
+
+    /// Stops the worker after the current step; pending and active requests fail with `Refusal.shutDown`.
+    public func shutDown() {
+        condition.lock()
+        running = false
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// A snapshot of the counters.
+    public var currentStatistics: Statistics {
+        condition.lock(); defer { condition.unlock() }
+        return statistics
+    }
+
+    /// Queues a synthesis and returns its audio stream. Text problems (empty, unspeakable, bad speaker)
+    /// surface as the stream's error; a full queue throws `Refusal.queueFull` at once. Cancelling the
+    /// consuming task (or dropping the stream) removes the request from the batch at the next step.
+    public func submit(_ text: String, speaker: [Float], options: SynthesisOptions = .init()) throws -> AsyncThrowingStream<AudioChunk, Error> {
+        guard synthesizer.vocoder != nil else {
+            throw SpeechT5Error.invalidArgument(name: "vocoder", reason: "the scheduler needs a vocoder")
+        }
+        let (stream, continuation) = AsyncThrowingStream<AudioChunk, Error>.makeStream()
+        let request = Request(text: text, speaker: speaker, options: options,
+                              emit: { continuation.yield($0) },
+                              finish: { error in
+                                  if let error { continuation.finish(throwing: error) } else { continuation.finish() }
+                              })
+        continuation.onTermination = { [weak self] _ in
+            request.cancelled.set()
+            self?.wake()
+        }
+        condition.lock()
+        defer { condition.unlock() }
+        guard running else { throw Refusal.shutDown }
+        guard waiting.count < maxQueue else { throw Refusal.queueFull(limit: maxQueue) }
+        waiting.append(request)
+        statistics.queueDepth = waiting.count
+        condition.signal()
+        return stream
+    }
+
+    private func wake() {
+        condition.lock()
+        condition.signal()
+        condition.unlock()
+    }
+
+    // MARK: Worker
+
+    private func work() {
+        while true {
+            condition.lock()
+            while running && waiting.isEmpty && active.isEmpty { condition.wait() }
+            if !running {
+                let abandoned = waiting + active
+                waiting.removeAll()
+                active.removeAll()
+                condition.unlock()
+                abandoned.forEach { $0.finish(Refusal.shutDown) }
+                return
+            }
+            var admitted: [Request] = []
+            while active.count + admitted.count < maxBatch, !waiting.isEmpty {
+                admitted.append(waiting.removeFirst())
+            }
+            statistics.queueDepth = waiting.count
+            condition.unlock()
+
+            for request in admitted where start(request) { active.append(request) }
+            active.removeAll { request in
+                if request.cancelled.isSet { request.finish(CancellationError()); return true }
+                return false
+            }
+            let sequences = active.compactMap(\.sequence)
+            if !sequences.isEmpty { synthesizer.model.step(sequences) }
+            var produced = 0.0
+            active.removeAll { request in
+                let (finished, samples) = advance(request)
+                produced += Double(samples)
+                return finished
+            }
+            condition.lock()
+            statistics.active = active.count
+            statistics.lastBatchSize = sequences.count
+            statistics.audioSeconds += produced / Double(max(1, synthesizer.sampleRate))
+            condition.unlock()
+        }
+    }
+
+    /// Prepares a request's pieces and its first sequence; false (and the stream finished) on error.
+    private func start(_ request: Request) -> Bool {
+        do {
+            request.pieces = try synthesizer.pieces(of: request.text, options: request.options)
+            try startPiece(request)
+            return true
+        } catch {
+            request.finish(error)
+            return false
+        }
+    }
+
+    private func startPiece(_ request: Request) throws {
+        guard let vocoder = synthesizer.vocoder else { return }
+        let piece = request.pieces[request.pieceIndex]
+        request.sequence = try synthesizer.model.makeSequence(
+            ids: piece.ids, speaker: request.speaker,
+            options: synthesizer.generationOptions(request.options, piece: request.pieceIndex))
+        request.incremental = IncrementalVocoder(postnet: synthesizer.model.postnet, vocoder: vocoder)
+    }
+
+    /// Emits what the last step made final; returns whether the request is done and how many samples it emitted.
+    private func advance(_ request: Request) -> (Bool, Int) {
+        guard let sequence = request.sequence, var incremental = request.incremental else { return (true, 0) }
+        let r = synthesizer.model.config.reductionFactor
+        var emitted = 0
+        let chunk = incremental.advance(frames: sequence.frames, available: sequence.steps * r, isFinal: sequence.isFinished,
+                                        minimumChunk: request.emittedAny ? chunkFrames : firstChunkFrames)
+        request.incremental = incremental
+        if !chunk.isEmpty {
+            request.emit(AudioChunk(samples: chunk, sampleRate: synthesizer.sampleRate))
+            request.emittedAny = true
+            emitted += chunk.count
+        }
+        guard sequence.isFinished else { return (false, emitted) }
+        let isLast = request.pieceIndex == request.pieces.count - 1
+        let silence = synthesizer.pause(after: request.pieces[request.pieceIndex].piece, isLast: isLast, options: request.options)
+        if silence > 0 {
+            request.emit(AudioChunk(samples: [Float](repeating: 0, count: silence), sampleRate: synthesizer.sampleRate))
+            emitted += silence
+        }
+        if isLast {
+            request.finish(nil)
+            return (true, emitted)
+        }
+        request.pieceIndex += 1
+        do {
+            try startPiece(request)
+            return (false, emitted)
+        } catch {
+            request.finish(error)
+            return (true, emitted)
+        }
+    }
+}
