@@ -177,24 +177,34 @@ public struct HiFiGAN: Sendable {
             let up = Scratch(channels * upLength)
             _ = upsampler(h.pointer, length: length, ldx: length, inputSlope: config.leakyReluSlope, into: up.pointer)
             length = upLength
-            h = Scratch(channels * length)
-            // The residual blocks in time tiles: each tile is computed on a window widened by the blocks'
-            // receptive half-width, so its own samples are exact while the buffers stay small (and in cache).
+            h = up
+            // The residual blocks in time tiles, in place: each tile is computed on a window widened by the
+            // blocks' receptive half-width, so its own samples are exact while the buffers stay small (and in
+            // cache). The window's left margin comes from the previous window (whose columns still hold the
+            // input there), the rest from the not yet overwritten input.
             let blocks = (0..<kernels).map { residualBlocks[i * kernels + $0] }
             let halo = blocks.map(\.reach).max() ?? 0
             let tile = Self.tileLength
             let inverse = 1 / Float(kernels)
-            var a = 0
+            var a = 0, index = 0
+            var previous: (pointer: UnsafeMutablePointer<Float>, lo: Int, width: Int)?
             while a < length {
                 let b = min(length, a + tile)
                 let lo = max(0, a - halo), hi = min(length, b + halo), width = hi - lo
-                let window = workspace.buffer(2, channels * width)
+                let window = workspace.buffer(index % 2 == 0 ? 2 : 4, channels * width)
                 let result = workspace.buffer(3, channels * width)
-                for c in 0..<channels { (window + c * width).update(from: up.pointer + c * length + lo, count: width) }
+                for c in 0..<channels {
+                    let row = window + c * width
+                    let fromPrevious = a - lo
+                    if fromPrevious > 0, let previous {
+                        (row).update(from: previous.pointer + c * previous.width + (lo - previous.lo), count: fromPrevious)
+                    }
+                    (row + fromPrevious).update(from: up.pointer + c * length + a, count: hi - a)
+                }
                 for (j, block) in blocks.enumerated() {
                     block.apply(window, channels: channels, length: width, into: result, workspace: workspace)
                     for c in 0..<channels {
-                        let source = result + c * width + (a - lo), destination = h.pointer + c * length + a
+                        let source = result + c * width + (a - lo), destination = up.pointer + c * length + a
                         if j == 0 {
                             destination.update(from: source, count: b - a)
                         } else {
@@ -202,7 +212,9 @@ public struct HiFiGAN: Sendable {
                         }
                     }
                 }
-                for c in 0..<channels { ck_activation(h.pointer + c * length + a, b - a, Int32(CK_ACT_SCALE), inverse) }
+                for c in 0..<channels { ck_activation(up.pointer + c * length + a, b - a, Int32(CK_ACT_SCALE), inverse) }
+                previous = (window, lo, width)
+                index += 1
                 a = b
             }
         }
