@@ -130,15 +130,20 @@ extension SpeechT5Model {
         let tokens = Double(ids.count)
         var trace: GenerationTrace? = nil
         if tracing { trace = GenerationTrace(encoderOutput: encoderOutput) }
+        // Python's int() truncates; clamping first keeps absurd ratios from trapping the conversion.
+        func steps(_ ratio: Double) -> Int { Int(min(tokens * ratio / r, Double(Int32.max))) }
+        let minSteps = steps(options.minLengthRatio), maxSteps = steps(options.maxLengthRatio)
+        // The cache only needs room for the steps this sequence can take (at least one, at most the table).
+        let capacity = min(config.maxSpeechPositions, max(1, minSteps, maxSteps))
         return DecoderSequence(
             tokenCount: ids.count,
             speaker: SpeechDecoderPrenet.normalizeSpeaker(speaker),
             dropout: PrenetDropout(probability: config.speechDecoderPrenetDropout, seed: options.seed),
-            minSteps: Int(tokens * options.minLengthRatio / r),     // Python int(): truncation
-            maxSteps: Int(tokens * options.maxLengthRatio / r),
+            minSteps: minSteps,
+            maxSteps: maxSteps,
             threshold: options.threshold,
             cache: decoder.makeCache(encoderOutput: encoderOutput, encoderLength: ids.count,
-                                     keyIsValid: keyMask(ids), capacity: config.maxSpeechPositions),
+                                     keyIsValid: keyMask(ids), capacity: capacity),
             melBins: config.numMelBins, trace: trace)
     }
 
@@ -176,7 +181,7 @@ extension SpeechT5Model {
                 }
             }
             // §13: where the reference would index past its position table, stop as if the token fired.
-            if sequence.stopReason == nil && step >= config.maxSpeechPositions {
+            if sequence.stopReason == nil && step >= min(config.maxSpeechPositions, sequence.cache.capacity) {
                 sequence.stopReason = .speechPositionLimit
             }
         }
