@@ -58,6 +58,13 @@ public enum Benchmark {
     public static func peakRSSMegabytes() -> Double {
         var usage = rusage()
         #if os(Linux)
+        // VmHWM, not ru_maxrss: on Linux ru_maxrss keeps the high-water mark of the process image before
+        // exec, so a bench started from a large parent (a Python script with torch loaded) reports its size.
+        if let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+           let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") {
+            return kilobytes / 1024
+        }
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Double(usage.ru_maxrss) / 1024          // kilobytes on Linux
         #else
