@@ -23,6 +23,7 @@ import http.client
 import ipaddress
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -175,7 +176,7 @@ def batch_mean(text):
 def start_server(args):
     command = [args.binary, "serve", "--host", "127.0.0.1", "--port", "0", "--model", args.model,
                "--vocoder", args.vocoder, "--speaker", args.speaker, "--max-batch", str(args.max_batch),
-               "--max-queue", str(args.max_queue)]
+               "--max-queue", str(args.max_queue)] + shlex.split(args.server_args or "")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     deadline = time.monotonic() + 300
     port = None
@@ -202,6 +203,7 @@ def main():
     parser.add_argument("--model")
     parser.add_argument("--vocoder")
     parser.add_argument("--speaker")
+    parser.add_argument("--server-args", help="more arguments for the started server, e.g. '--threshold inf --max-len-ratio 3.5'")
     parser.add_argument("--max-batch", type=int, default=16)
     parser.add_argument("--max-queue", type=int, default=64)
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients")
