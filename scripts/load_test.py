@@ -310,6 +310,7 @@ def main():
         "server_peak_rss_mb": round(peak / 1024, 1) if peak else None,
         "server_rss_before_mb": round(rss_before / 1024, 1) if rss_before else None,
         "server_rss_after_mb": round(rss_after / 1024, 1) if rss_after else None,
+        "server_rss_max_during_run_mb": round(max(v for _, v in rss_samples) / 1024, 1) if rss_samples else None,
         "rss_growth_last_vs_second_quarter_mb": round(growth, 1) if growth is not None else None,
         "rss_samples_mb": [(t, round(v / 1024, 1)) for t, v in rss_samples[:: max(1, len(rss_samples) // 20)]],
         "server_mean_batch_size": round(batch_mean(metrics), 2) if batch_mean(metrics) else None,
@@ -323,7 +324,8 @@ def main():
           f"{len(stats.failures)} failed")
     print(f"latency p50 {report['latency_p50_s']:.3f} s, p99 {report['latency_p99_s']:.3f} s; "
           f"time to first byte p50 {report['ttfb_p50_s']:.3f} s, p99 {report['ttfb_p99_s']:.3f} s")
-    print(f"server peak RSS {report['server_peak_rss_mb']} MB (RSS {report['server_rss_before_mb']} → "
+    print(f"server peak RSS (VmHWM, model loading included) {report['server_peak_rss_mb']} MB; "
+          f"max RSS sampled during the run {report['server_rss_max_during_run_mb']} MB (RSS {report['server_rss_before_mb']} → "
           f"{report['server_rss_after_mb']} MB; last vs second quarter {report['rss_growth_last_vs_second_quarter_mb']} MB); "
           f"mean batch {report['server_mean_batch_size']}; active after {report['server_active_after']}")
     for failure in stats.failures[:5]:
