@@ -23,6 +23,7 @@ import http.client
 import ipaddress
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -175,7 +176,7 @@ def batch_mean(text):
 def start_server(args):
     command = [args.binary, "serve", "--host", "127.0.0.1", "--port", "0", "--model", args.model,
                "--vocoder", args.vocoder, "--speaker", args.speaker, "--max-batch", str(args.max_batch),
-               "--max-queue", str(args.max_queue)]
+               "--max-queue", str(args.max_queue)] + shlex.split(args.server_args or "")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     deadline = time.monotonic() + 300
     port = None
@@ -202,6 +203,7 @@ def main():
     parser.add_argument("--model")
     parser.add_argument("--vocoder")
     parser.add_argument("--speaker")
+    parser.add_argument("--server-args", help="more arguments for the started server, e.g. '--threshold inf --max-len-ratio 3.5'")
     parser.add_argument("--max-batch", type=int, default=16)
     parser.add_argument("--max-queue", type=int, default=64)
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients")
@@ -308,6 +310,7 @@ def main():
         "server_peak_rss_mb": round(peak / 1024, 1) if peak else None,
         "server_rss_before_mb": round(rss_before / 1024, 1) if rss_before else None,
         "server_rss_after_mb": round(rss_after / 1024, 1) if rss_after else None,
+        "server_rss_max_during_run_mb": round(max(v for _, v in rss_samples) / 1024, 1) if rss_samples else None,
         "rss_growth_last_vs_second_quarter_mb": round(growth, 1) if growth is not None else None,
         "rss_samples_mb": [(t, round(v / 1024, 1)) for t, v in rss_samples[:: max(1, len(rss_samples) // 20)]],
         "server_mean_batch_size": round(batch_mean(metrics), 2) if batch_mean(metrics) else None,
@@ -321,7 +324,8 @@ def main():
           f"{len(stats.failures)} failed")
     print(f"latency p50 {report['latency_p50_s']:.3f} s, p99 {report['latency_p99_s']:.3f} s; "
           f"time to first byte p50 {report['ttfb_p50_s']:.3f} s, p99 {report['ttfb_p99_s']:.3f} s")
-    print(f"server peak RSS {report['server_peak_rss_mb']} MB (RSS {report['server_rss_before_mb']} → "
+    print(f"server peak RSS (VmHWM, model loading included) {report['server_peak_rss_mb']} MB; "
+          f"max RSS sampled during the run {report['server_rss_max_during_run_mb']} MB (RSS {report['server_rss_before_mb']} → "
           f"{report['server_rss_after_mb']} MB; last vs second quarter {report['rss_growth_last_vs_second_quarter_mb']} MB); "
           f"mean batch {report['server_mean_batch_size']}; active after {report['server_active_after']}")
     for failure in stats.failures[:5]:

@@ -8,12 +8,21 @@ import SpeechT5
 final class AudioRelay: @unchecked Sendable {
     private let continuation: AsyncThrowingStream<AudioChunk, any Error>.Continuation
     private var iterator: AsyncThrowingStream<AudioChunk, any Error>.AsyncIterator
+    private let timer: DeadlineTimer
+    private let timerID: Int?
 
-    /// - Parameter deadline: when the request must be done by (`nil` for never).
-    init(source: AsyncThrowingStream<AudioChunk, any Error>, deadline: ContinuousClock.Instant?) {
+    /// - Parameters:
+    ///   - deadline: when the request must be done by (`nil` for never); at that moment the relay ends
+    ///     with `StreamEnd.timeout`.
+    ///   - timer: the server's deadline timer.
+    init(source: AsyncThrowingStream<AudioChunk, any Error>, deadline: ContinuousClock.Instant?, timer: DeadlineTimer) {
         let (stream, continuation) = AsyncThrowingStream<AudioChunk, any Error>.makeStream()
         self.continuation = continuation
+        self.timer = timer
         iterator = stream.makeAsyncIterator()
+        timerID = deadline.map { deadline in
+            timer.schedule(at: deadline) { continuation.finish(throwing: StreamEnd.timeout) }
+        }
         let pump = Task {
             do {
                 for try await chunk in source { continuation.yield(chunk) }
@@ -22,24 +31,16 @@ final class AudioRelay: @unchecked Sendable {
                 continuation.finish(throwing: error)
             }
         }
-        let timer = deadline.map { deadline in
-            Task {
-                do {
-                    try await Task.sleep(until: deadline, clock: .continuous)
-                    continuation.finish(throwing: StreamEnd.timeout)
-                } catch {
-                    // Cancelled: the request ended first.
-                }
-            }
-        }
+        let timerID = self.timerID
         continuation.onTermination = { _ in
             pump.cancel()
-            timer?.cancel()
+            if let timerID { timer.cancel(timerID) }
         }
     }
 
     deinit {
         continuation.finish()
+        if let timerID { timer.cancel(timerID) }
     }
 
     /// The next chunk; nil at the end; throws the synthesis error, `StreamEnd.timeout` or `StreamEnd.clientDisconnected`.
@@ -56,5 +57,6 @@ final class AudioRelay: @unchecked Sendable {
     /// Ends the relay quietly (the response is done).
     func close() {
         continuation.finish()
+        if let timerID { timer.cancel(timerID) }
     }
 }

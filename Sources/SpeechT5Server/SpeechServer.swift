@@ -36,6 +36,7 @@ public final class SpeechServer: Sendable {
     public let voices: VoiceLibrary
     public let configuration: SpeechServerConfiguration
     public let metrics = ServerMetrics()
+    let deadlines = DeadlineTimer()
 
     public init(scheduler: SynthesisScheduler, voices: VoiceLibrary, configuration: SpeechServerConfiguration = .init()) {
         self.scheduler = scheduler
@@ -167,7 +168,7 @@ public final class SpeechServer: Sendable {
         } catch {
             throw mapSynthesisError(error)
         }
-        let relay = AudioRelay(source: source, deadline: configuration.timeout.map { context.receivedAt + $0 })
+        let relay = AudioRelay(source: source, deadline: configuration.timeout.map { context.receivedAt + $0 }, timer: deadlines)
         let watcher = await context.disconnectWatcher()
         let token = watcher?.onDisconnect { relay.end(.clientDisconnected) }
 

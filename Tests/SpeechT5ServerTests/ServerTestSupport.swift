@@ -102,3 +102,11 @@ func eventually(within seconds: Double, _ condition: () -> Bool) async -> Bool {
     }
     return condition()
 }
+
+/// A thread-safe flag for callbacks in tests.
+final class ServerTestFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}

@@ -401,6 +401,37 @@ final class SpeechServerTests: XCTestCase {
         XCTAssertTrue(text.contains("speecht5_batch_size_count \(steps)\n"), text)
     }
 
+    func testDeadlineTimerFiresOnTimeAndForgetsCancelledEntries() async throws {
+        let timer = DeadlineTimer()
+        let fired = ServerTestFlag()
+        let cancelledFired = ServerTestFlag()
+        let start = ContinuousClock.now
+        _ = timer.schedule(at: start + .milliseconds(50)) { fired.set() }
+        let cancelled = timer.schedule(at: start + .milliseconds(60)) { cancelledFired.set() }
+        timer.cancel(cancelled)
+        let done = await eventually(within: 5) { fired.isSet }
+        XCTAssertTrue(done)
+        XCTAssertGreaterThanOrEqual(ContinuousClock.now - start, .milliseconds(50))
+        try await Task.sleep(for: .milliseconds(100))
+        XCTAssertFalse(cancelledFired.isSet)
+        XCTAssertEqual(timer.pendingCount, 0)
+    }
+
+    func testFinishedRequestsLeaveNoTimerBehind() async throws {
+        // Every request's deadline entry goes when the request ends (a per-request sleeping task would
+        // hold memory until its deadline, which made the RSS grow with the request rate).
+        let server = try ServerFixtures.server()
+        try await server.makeApplication().test(.router) { client in
+            for _ in 0..<5 {
+                let response = try await post(client, ["model": "tts-1", "input": "Hello there.", "voice": "alloy"])
+                XCTAssertEqual(response.status, .ok)
+            }
+            let bad = try await post(client, ["model": "tts-1", "input": "hello " + String(repeating: "a", count: 200), "voice": "alloy"])
+            XCTAssertEqual(bad.status, .badRequest)
+        }
+        XCTAssertEqual(server.deadlines.pendingCount, 0)
+    }
+
     func testHistogramIsCumulative() {
         var histogram = Histogram(bounds: [1, 2, 4])
         for value in [0.5, 1, 1.5, 3, 9] { histogram.observe(value) }
