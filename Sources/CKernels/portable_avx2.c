@@ -5,19 +5,7 @@
 #include "portable.inc"
 #pragma clang attribute pop
 
-const ck_kernel_table ck_table_avx2 = {
-    .linear_range = p_linear_range,
-    .linear_range_bf16 = NULL,
-    .activation = p_activation,
-    .layer_norm = p_layer_norm,
-    .softmax = p_softmax,
-    .leaky_relu = p_leaky_relu,
-    .attention_head = p_attention_head,
-    .conv_range = p_conv_range,
-    .conv_bf16_range = p_conv_bf16_range,
-    .pack_pair_bf16 = p_pack_pair_bf16,
-    .pad_row_f32 = p_pad_row_f32,
-};
+CK_PORTABLE_TABLE(ck_table_avx2)
 
 // Row-wise and attention kernels shared with the AVX-512 tables (they are not the bottleneck).
 void ck_avx2_activation(float *x, size_t n, int act, float parameter) { p_activation(x, n, act, parameter); }

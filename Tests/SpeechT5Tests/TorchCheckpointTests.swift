@@ -122,8 +122,9 @@ func f32Bytes(_ values: [Float]) -> [UInt8] { values.flatMap { loaderLEBytes($0.
 
 // MARK: - Tests
 
-final class TorchCheckpointTests: XCTestCase {
-    private var scratch: LoaderScratchDirectory!
+/// Tests that read the torch fixtures and write scratch files.
+class TorchFixtureTestCase: XCTestCase {
+    var scratch: LoaderScratchDirectory!
 
     override func setUpWithError() throws {
         scratch = try LoaderScratchDirectory()
@@ -133,9 +134,12 @@ final class TorchCheckpointTests: XCTestCase {
         scratch = nil
     }
 
-    private func torchFixture(_ relative: String) -> String {
+    func torchFixture(_ relative: String) -> String {
         Fixtures.path("torch/" + relative)
     }
+}
+
+final class TorchCheckpointTests: TorchFixtureTestCase {
 
     /// The raw little-endian bytes of a tensor in a safetensors file.
     private func rawBytes(_ file: SafeTensorsFile, _ name: String) throws -> [UInt8] {

@@ -3,20 +3,7 @@ import XCTest
 
 @testable import SpeechT5
 
-final class WeightNormTests: XCTestCase {
-    private var scratch: LoaderScratchDirectory!
-
-    override func setUpWithError() throws {
-        scratch = try LoaderScratchDirectory()
-    }
-
-    override func tearDown() {
-        scratch = nil
-    }
-
-    private func torchFixture(_ relative: String) -> String {
-        Fixtures.path("torch/" + relative)
-    }
+final class WeightNormTests: TorchFixtureTestCase {
 
     // MARK: Against torch
 
