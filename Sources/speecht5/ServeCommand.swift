@@ -55,6 +55,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds a request may take, queueing included (0: no limit). A stream still running then is cut off.")
     var timeout: Double = 300
 
+    @Option(help: "Weight precision: fp32 (exact, the reference's numbers) or bf16 (faster, slightly different audio).")
+    var precision: Precision = .fp32
+
     @OptionGroup var generation: GenerationArguments
 
     func validate() throws {
@@ -68,7 +71,7 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         let started = Date()
-        let synthesizer = try SpeechSynthesizer(modelDirectory: model, vocoderDirectory: vocoder)
+        let synthesizer = try SpeechSynthesizer(modelDirectory: model, vocoderDirectory: vocoder, precision: precision)
         let library = try VoiceLibrary.load(speaker: speaker, directory: voiceDirectory, dimension: synthesizer.speakerDimension)
         var settings = SpeechServerConfiguration()
         settings.host = host
