@@ -66,13 +66,44 @@ struct Serve: ParsableCommand {
         guard maxQueue >= 0 else { throw ValidationError("--max-queue must be at least 0") }
         guard maxInputChars >= 1 else { throw ValidationError("--max-input-chars must be at least 1") }
         guard timeout >= 0, timeout.isFinite else { throw ValidationError("--timeout must be a number of seconds ≥ 0") }
-        guard speaker != nil || voiceDirectory != nil else { throw ValidationError("give --speaker FILE or --voices DIR (or both)") }
+    }
+
+    /// `--speaker` (as `default`), the voices of `--voices` (or the user's voice folder), and the CMU ARCTIC
+    /// presets (slt, bdl, …) when the x-vector archive is in the hub cache; `slt` is `default` when nothing
+    /// else is. The cache is only read here: a server does not download at start-up.
+    func voiceLibrary(dimension: Int) throws -> VoiceLibrary {
+        var voices: [String: [Float]] = [:], sources: [String: String] = [:]
+        if speaker != nil || voiceDirectory != nil {
+            let given = try VoiceLibrary.load(speaker: speaker, directory: voiceDirectory, dimension: dimension)
+            voices = given.voices
+            sources = given.sources
+        }
+        var offline = HubConfiguration.fromEnvironment()
+        offline.offline = true
+        let cacheOnly = HubClient(configuration: offline)
+        if let path = try? blockingWait({ try await cacheOnly.speakerEmbeddingArchive() }),
+           let archive = try? XVectorArchive(path: path) {
+            for preset in VoicePresets.all where voices[preset.name] == nil {
+                guard let vector = try? archive.vector(for: preset, expectedDimension: dimension) else { continue }
+                voices[preset.name] = vector
+                sources[preset.name] = "\(VoicePresets.archiveFileName):\(preset.stem)"
+            }
+        }
+        if voices[VoiceLibrary.defaultName] == nil, let slt = voices[VoicePresets.defaultPreset.name] {
+            voices[VoiceLibrary.defaultName] = slt
+            sources[VoiceLibrary.defaultName] = sources[VoicePresets.defaultPreset.name]
+        }
+        guard !voices.isEmpty else {
+            throw SpeechT5Error.invalidArgument(
+                name: "voices", reason: "no voice: give --speaker FILE or --voices DIR, or fetch the presets with 'speecht5 voices --download'")
+        }
+        return VoiceLibrary(voices: voices, sources: sources)
     }
 
     func run() throws {
         let started = Date()
         let synthesizer = try SpeechSynthesizer(modelDirectory: model, vocoderDirectory: vocoder, precision: precision)
-        let library = try VoiceLibrary.load(speaker: speaker, directory: voiceDirectory, dimension: synthesizer.speakerDimension)
+        let library = try voiceLibrary(dimension: synthesizer.speakerDimension)
         var settings = SpeechServerConfiguration()
         settings.host = host
         settings.port = port
