@@ -251,18 +251,6 @@ enum Activation: Sendable {
         default: return nil
         }
     }
-
-    func apply(_ values: inout [Float]) {
-        switch self {
-        case .geluErf: Kernels.apply(&values, Kernels.geluErf)
-        case .geluTanh: Kernels.apply(&values, Kernels.geluTanh)
-        case .relu: Kernels.apply(&values) { max($0, 0) }
-        case .silu: Kernels.apply(&values) { $0 * Kernels.sigmoid($0) }
-        case .quickGelu: Kernels.apply(&values) { $0 * Kernels.sigmoid(1.702 * $0) }
-        case .tanh: Kernels.apply(&values) { tanhf($0) }
-        case .sigmoid: Kernels.apply(&values, Kernels.sigmoid)
-        }
-    }
 }
 
 /// Decodes a JSON config file, turning every failure into an error that names the file and field.
