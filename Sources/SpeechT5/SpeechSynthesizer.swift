@@ -234,29 +234,83 @@ public final class SpeechSynthesizer: Sendable {
     public func generateStreaming(_ text: String, speaker: [Float], options: SynthesisOptions = .init(),
                                   firstChunkFrames: Int = 8, chunkFrames: Int = 64,
                                   isCancelled: () -> Bool = { false }, emit: ([Float]) -> Void) throws {
-        guard let vocoder else {
+        let stream = try PieceStream(synthesizer: self, text: text, speaker: speaker, options: options,
+                                     firstChunkFrames: firstChunkFrames, chunkFrames: chunkFrames)
+        while let sequence = stream.sequence {
+            if isCancelled() { return }
+            model.step([sequence])
+            stream.collect().forEach(emit)
+        }
+        if let failure = stream.failure { throw failure }
+    }
+}
+
+/// One text being streamed piece by piece: the current piece's decoder sequence, its windowed post-net
+/// and vocoder, and the pauses between pieces. `SpeechSynthesizer.generateStreaming` steps it alone; the
+/// scheduler steps many of them in one batch.
+final class PieceStream: @unchecked Sendable {
+    private let synthesizer: SpeechSynthesizer
+    private let vocoder: HiFiGAN
+    private let speaker: [Float]
+    private let options: SynthesisOptions
+    private let firstChunkFrames: Int
+    private let chunkFrames: Int
+    private let pieces: [(piece: TextPiece, ids: [Int])]
+    private var pieceIndex = 0
+    private var incremental: IncrementalVocoder
+    private var emittedAny = false
+    /// The sequence to step next; nil once every piece is done or a piece could not start.
+    private(set) var sequence: DecoderSequence?
+    /// Why a later piece could not start (the audio before it has been handed out).
+    private(set) var failure: Error?
+
+    /// Prepares the pieces of `text` and the first piece's sequence (text, speaker or vocoder problems throw).
+    init(synthesizer: SpeechSynthesizer, text: String, speaker: [Float], options: SynthesisOptions,
+         firstChunkFrames: Int, chunkFrames: Int) throws {
+        guard let vocoder = synthesizer.vocoder else {
             throw SpeechT5Error.invalidArgument(name: "vocoder", reason: "streaming needs a vocoder")
         }
-        let pieces = try pieces(of: text, options: options)
-        for (index, piece) in pieces.enumerated() {
-            let sequence = try model.makeSequence(ids: piece.ids, speaker: speaker,
-                                                  options: generationOptions(options, piece: index))
-            var incremental = IncrementalVocoder(postnet: model.postnet, vocoder: vocoder)
-            var emittedAny = false
-            while !sequence.isFinished {
-                if isCancelled() { return }
-                model.step([sequence])
-                let available = sequence.steps * model.config.reductionFactor
-                let chunk = incremental.advance(frames: sequence.frames, available: available, isFinal: sequence.isFinished,
-                                                minimumChunk: emittedAny || index > 0 ? chunkFrames : firstChunkFrames)
-                if !chunk.isEmpty {
-                    emit(chunk)
-                    emittedAny = true
-                }
-            }
-            let silence = pause(after: piece.piece, isLast: index == pieces.count - 1, options: options)
-            if silence > 0 { emit([Float](repeating: 0, count: silence)) }
+        self.synthesizer = synthesizer
+        self.vocoder = vocoder
+        self.speaker = speaker
+        self.options = options
+        self.firstChunkFrames = max(1, firstChunkFrames)
+        self.chunkFrames = max(1, chunkFrames)
+        pieces = try synthesizer.pieces(of: text, options: options)
+        incremental = IncrementalVocoder(postnet: synthesizer.model.postnet, vocoder: vocoder)
+        try startPiece()
+    }
+
+    private func startPiece() throws {
+        sequence = try synthesizer.model.makeSequence(
+            ids: pieces[pieceIndex].ids, speaker: speaker,
+            options: synthesizer.generationOptions(options, piece: pieceIndex))
+        incremental = IncrementalVocoder(postnet: synthesizer.model.postnet, vocoder: vocoder)
+    }
+
+    /// The audio the last step made final, in order (a chunk, then a pause when a piece ended), moving on
+    /// to the next piece when the current one has finished.
+    func collect() -> [[Float]] {
+        guard let sequence else { return [] }
+        var out: [[Float]] = []
+        let chunk = incremental.advance(frames: sequence.frames,
+                                        available: sequence.steps * synthesizer.model.config.reductionFactor,
+                                        isFinal: sequence.isFinished,
+                                        minimumChunk: emittedAny ? chunkFrames : firstChunkFrames)
+        if !chunk.isEmpty {
+            out.append(chunk)
+            emittedAny = true
         }
+        guard sequence.isFinished else { return out }
+        let isLast = pieceIndex == pieces.count - 1
+        let silence = synthesizer.pause(after: pieces[pieceIndex].piece, isLast: isLast, options: options)
+        if silence > 0 { out.append([Float](repeating: 0, count: silence)) }
+        self.sequence = nil
+        if !isLast {
+            pieceIndex += 1
+            do { try startPiece() } catch { failure = error }
+        }
+        return out
     }
 }
 

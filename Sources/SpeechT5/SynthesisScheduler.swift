@@ -44,11 +44,7 @@ public final class SynthesisScheduler: @unchecked Sendable {
         let emit: (AudioChunk) -> Void
         let finish: (Error?) -> Void
         let cancelled = CancellationFlag()
-        var pieces: [(piece: TextPiece, ids: [Int])] = []
-        var pieceIndex = 0
-        var sequence: DecoderSequence?
-        var incremental: IncrementalVocoder?
-        var emittedAny = false
+        var stream: PieceStream?
 
         init(text: String, speaker: [Float], options: SynthesisOptions,
              emit: @escaping (AudioChunk) -> Void, finish: @escaping (Error?) -> Void) {
@@ -168,7 +164,7 @@ public final class SynthesisScheduler: @unchecked Sendable {
                 if request.cancelled.isSet { request.finish(CancellationError()); return true }
                 return false
             }
-            let sequences = active.compactMap(\.sequence)
+            let sequences = active.compactMap { $0.stream?.sequence }
             if !sequences.isEmpty { synthesizer.model.step(sequences) }
             var produced = 0.0
             active.removeAll { request in
@@ -193,8 +189,9 @@ public final class SynthesisScheduler: @unchecked Sendable {
     /// Prepares a request's pieces and its first sequence; false (and the stream finished) on error.
     private func start(_ request: Request) -> Bool {
         do {
-            request.pieces = try synthesizer.pieces(of: request.text, options: request.options)
-            try startPiece(request)
+            request.stream = try PieceStream(synthesizer: synthesizer, text: request.text, speaker: request.speaker,
+                                             options: request.options, firstChunkFrames: firstChunkFrames,
+                                             chunkFrames: chunkFrames)
             return true
         } catch {
             request.finish(error)
@@ -202,46 +199,16 @@ public final class SynthesisScheduler: @unchecked Sendable {
         }
     }
 
-    private func startPiece(_ request: Request) throws {
-        guard let vocoder = synthesizer.vocoder else { return }
-        let piece = request.pieces[request.pieceIndex]
-        request.sequence = try synthesizer.model.makeSequence(
-            ids: piece.ids, speaker: request.speaker,
-            options: synthesizer.generationOptions(request.options, piece: request.pieceIndex))
-        request.incremental = IncrementalVocoder(postnet: synthesizer.model.postnet, vocoder: vocoder)
-    }
-
     /// Emits what the last step made final; returns whether the request is done and how many samples it emitted.
     private func advance(_ request: Request) -> (Bool, Int) {
-        guard let sequence = request.sequence, var incremental = request.incremental else { return (true, 0) }
-        let r = synthesizer.model.config.reductionFactor
+        guard let stream = request.stream else { return (true, 0) }
         var emitted = 0
-        let chunk = incremental.advance(frames: sequence.frames, available: sequence.steps * r, isFinal: sequence.isFinished,
-                                        minimumChunk: request.emittedAny ? chunkFrames : firstChunkFrames)
-        request.incremental = incremental
-        if !chunk.isEmpty {
-            request.emit(AudioChunk(samples: chunk, sampleRate: synthesizer.sampleRate))
-            request.emittedAny = true
-            emitted += chunk.count
+        for samples in stream.collect() {
+            request.emit(AudioChunk(samples: samples, sampleRate: synthesizer.sampleRate))
+            emitted += samples.count
         }
-        guard sequence.isFinished else { return (false, emitted) }
-        let isLast = request.pieceIndex == request.pieces.count - 1
-        let silence = synthesizer.pause(after: request.pieces[request.pieceIndex].piece, isLast: isLast, options: request.options)
-        if silence > 0 {
-            request.emit(AudioChunk(samples: [Float](repeating: 0, count: silence), sampleRate: synthesizer.sampleRate))
-            emitted += silence
-        }
-        if isLast {
-            request.finish(nil)
-            return (true, emitted)
-        }
-        request.pieceIndex += 1
-        do {
-            try startPiece(request)
-            return (false, emitted)
-        } catch {
-            request.finish(error)
-            return (true, emitted)
-        }
+        guard stream.sequence == nil else { return (false, emitted) }
+        request.finish(stream.failure)
+        return (true, emitted)
     }
 }
