@@ -198,9 +198,8 @@ extension SpeechT5Model {
     /// Generates the spectrogram of one token sequence exactly as `_generate_speech` does for a batch of
     /// one, with the pre-net dropout of SPEECHT5.md §13 and a graceful stop at `max_speech_positions`.
     public func generate(ids: [Int], speaker: [Float], options: GenerationOptions = .init()) throws -> Spectrogram {
-        let sequence = try makeSequence(ids: ids, speaker: speaker, options: options)
-        while !sequence.isFinished { step([sequence]) }
-        return spectrogram(of: sequence)
+        var untraced: GenerationTrace? = nil
+        return try generate(ids: ids, speaker: speaker, options: options, trace: &untraced)
     }
 
     func generate(ids: [Int], speaker: [Float], options: GenerationOptions, trace: inout GenerationTrace?) throws -> Spectrogram {
