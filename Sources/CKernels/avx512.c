@@ -33,24 +33,38 @@ AI A512 __m512 widen_bf16(__m256i h) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
+AI A512 __m512 widen_i8(__m128i b) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b)); }
+
+enum { W_F32 = 0, W_BF16 = 1, W_I8 = 2 };
+
+/// 16 weights of row `row` from column kk: fp32, bf16 or int8, widened to fp32; `mask` for a short tail.
+AI A512 __m512 load_weights(const int WT, const void *row, int kk, int tail, __mmask16 mask) {
+    switch (WT) {
+    case W_F32: return tail ? _mm512_maskz_loadu_ps(mask, (const float *)row + kk) : _mm512_loadu_ps((const float *)row + kk);
+    case W_BF16: return widen_bf16(tail ? _mm256_maskz_loadu_epi16(mask, (const uint16_t *)row + kk)
+                                        : _mm256_loadu_si256((const __m256i *)((const uint16_t *)row + kk)));
+    default: return widen_i8(tail ? _mm_maskz_loadu_epi8(mask, (const int8_t *)row + kk)
+                                  : _mm_loadu_si128((const __m128i *)((const int8_t *)row + kk)));
+    }
+}
+
 // MARK: GEMM tiles, fp32 activations
 
-/// out[i][j] = Σ_k x_i[k]·w_j[k], MR rows of x, NR (4 or 8) rows of w; BW: weights are bf16.
-AI A512 void tile_f32(const int MR, const int NR, const int BW, int k, const float *const *xr,
+/// out[i][j] = Σ_k x_i[k]·w_j[k], MR rows of x, NR (4 or 8) rows of w of type WT (W_*).
+AI A512 void tile_f32(const int MR, const int NR, const int WT, int k, const float *const *xr,
                       const void *const *wr, const void *const *prefetch, float out[4][8]) {
+    const int esize = WT == W_F32 ? 4 : WT == W_BF16 ? 2 : 1;
     __m512 acc[4][8];
     for (int i = 0; i < MR; i++) for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
     int kk = 0;
     for (; kk + 16 <= k; kk += 16) {
         __m512 wv[8];
         // Stream the next tile's weight rows into the cache while this one is computed: each row is short
-        // (a few KB), too short for the hardware prefetcher to ramp up on its own.
-        if (prefetch && (!BW || (kk & 16) == 0))
+        // (a few KB), too short for the hardware prefetcher to ramp up on its own. One prefetch per line.
+        if (prefetch && ((kk * esize) & 63) < 16 * esize)
             for (int j = 0; j < NR; j++)
-                _mm_prefetch((const char *)prefetch[j] + (size_t)kk * (BW ? 2 : 4), _MM_HINT_T0);
-        for (int j = 0; j < NR; j++)
-            wv[j] = BW ? widen_bf16(_mm256_loadu_si256((const __m256i *)((const uint16_t *)wr[j] + kk)))
-                       : _mm512_loadu_ps((const float *)wr[j] + kk);
+                _mm_prefetch((const char *)prefetch[j] + (size_t)kk * esize, _MM_HINT_T0);
+        for (int j = 0; j < NR; j++) wv[j] = load_weights(WT, wr[j], kk, 0, 0);
         for (int i = 0; i < MR; i++) {
             __m512 xv = _mm512_loadu_ps(xr[i] + kk);
             for (int j = 0; j < NR; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
@@ -59,9 +73,7 @@ AI A512 void tile_f32(const int MR, const int NR, const int BW, int k, const flo
     if (kk < k) {
         __mmask16 m = (__mmask16)((1u << (k - kk)) - 1);
         __m512 wv[8];
-        for (int j = 0; j < NR; j++)
-            wv[j] = BW ? widen_bf16(_mm256_maskz_loadu_epi16(m, (const uint16_t *)wr[j] + kk))
-                       : _mm512_maskz_loadu_ps(m, (const float *)wr[j] + kk);
+        for (int j = 0; j < NR; j++) wv[j] = load_weights(WT, wr[j], kk, 1, m);
         for (int i = 0; i < MR; i++) {
             __m512 xv = _mm512_maskz_loadu_ps(m, xr[i] + kk);
             for (int j = 0; j < NR; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
@@ -77,7 +89,8 @@ AI A512 void epilogue(const ck_linear_args *a, int i0, int mr, int j0, int nr, f
         float *y = a->y + (size_t)(i0 + i) * a->ldy + j0;
         const float *res = a->residual ? a->residual + (size_t)(i0 + i) * a->ldr + j0 : NULL;
         for (int j = 0; j < nr; j++) {
-            float v = out[i][j] + (a->bias ? a->bias[j0 + j] : 0.0f);
+            float v = a->weight_i8 ? out[i][j] * a->weight_scales[j0 + j] : out[i][j];
+            v += a->bias ? a->bias[j0 + j] : 0.0f;
             if (a->activation == CK_ACT_NONE && res) v += res[j];
             y[j] = v;
         }
@@ -96,9 +109,9 @@ static void post_activation(const ck_linear_args *a, int n0, int n1) {
     }
 }
 
-AI A512 void linear_range_impl(const ck_linear_args *a, int n0, int n1, const int BW) {
-    const void *base = BW ? (const void *)a->weight_bf16 : (const void *)a->weight_f32;
-    const size_t esize = BW ? 2 : 4;
+AI A512 void linear_range_impl(const ck_linear_args *a, int n0, int n1, const int WT) {
+    const void *base = WT == W_F32 ? (const void *)a->weight_f32 : WT == W_BF16 ? (const void *)a->weight_bf16 : (const void *)a->weight_i8;
+    const size_t esize = WT == W_F32 ? 4 : WT == W_BF16 ? 2 : 1;
     for (int j0 = n0; j0 < n1; j0 += 8) {
         int nr = CK_MIN(8, n1 - j0);
         const void *wr[8], *next[8];
@@ -116,21 +129,21 @@ AI A512 void linear_range_impl(const ck_linear_args *a, int n0, int n1, const in
             if (left >= 4) {
                 for (int i = 0; i < 4; i++) xr[i] = a->x + (size_t)(i0 + i) * a->ldx;
                 float second[4][8];
-                tile_f32(4, 4, BW, a->k, xr, wr, use_prefetch && i0 == 0 ? next : NULL, out);
+                tile_f32(4, 4, WT, a->k, xr, wr, use_prefetch && i0 == 0 ? next : NULL, out);
                 if (nr > 4) {
-                    tile_f32(4, 4, BW, a->k, xr, wr + 4, use_prefetch && i0 == 0 ? next + 4 : NULL, second);
+                    tile_f32(4, 4, WT, a->k, xr, wr + 4, use_prefetch && i0 == 0 ? next + 4 : NULL, second);
                     for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) out[i][4 + j] = second[i][j];
                 }
                 epilogue(a, i0, 4, j0, nr, out);
                 i0 += 4;
             } else if (left >= 2) {
                 for (int i = 0; i < 2; i++) xr[i] = a->x + (size_t)(i0 + i) * a->ldx;
-                tile_f32(2, 8, BW, a->k, xr, wr, use_prefetch && i0 == 0 ? next : NULL, out);
+                tile_f32(2, 8, WT, a->k, xr, wr, use_prefetch && i0 == 0 ? next : NULL, out);
                 epilogue(a, i0, 2, j0, nr, out);
                 i0 += 2;
             } else {
                 xr[0] = a->x + (size_t)i0 * a->ldx;
-                tile_f32(1, 8, BW, a->k, xr, wr, use_prefetch && i0 == 0 ? next : NULL, out);
+                tile_f32(1, 8, WT, a->k, xr, wr, use_prefetch && i0 == 0 ? next : NULL, out);
                 epilogue(a, i0, 1, j0, nr, out);
                 i0 += 1;
             }
@@ -140,23 +153,31 @@ AI A512 void linear_range_impl(const ck_linear_args *a, int n0, int n1, const in
 }
 
 static A512 void linear_range_512(const ck_linear_args *a, int n0, int n1) {
-    if (a->weight_bf16) linear_range_impl(a, n0, n1, 1);
-    else linear_range_impl(a, n0, n1, 0);
+    if (a->weight_bf16) linear_range_impl(a, n0, n1, W_BF16);
+    else if (a->weight_i8) linear_range_impl(a, n0, n1, W_I8);
+    else linear_range_impl(a, n0, n1, W_F32);
 }
 
 // MARK: GEMM tiles, bf16 activations (vdpbf16ps)
 
-AI A512BF void tile_dp(const int MR, const int NR, int k, const uint16_t *const *xr,
-                       const uint16_t *const *wr, float out[4][8]) {
+/// out[i][j] = Σ_k x_i[k]·w_j[k] with bf16 x and w; SPLIT: x_i is hi[k] then lo[k], both multiplied.
+AI A512BF void tile_dp(const int MR, const int NR, const int SPLIT, int k, const uint16_t *const *xr,
+                       const uint16_t *const *wr, const uint16_t *const *prefetch, float out[4][8]) {
     __m512 acc[4][8];
     for (int i = 0; i < MR; i++) for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
     int kk = 0;
     for (; kk + 32 <= k; kk += 32) {
         __m512i wv[8];
+        if (prefetch)
+            for (int j = 0; j < NR; j++) _mm_prefetch((const char *)(prefetch[j] + kk), _MM_HINT_T0);
         for (int j = 0; j < NR; j++) wv[j] = _mm512_loadu_si512((const void *)(wr[j] + kk));
         for (int i = 0; i < MR; i++) {
             __m512i xv = _mm512_loadu_si512((const void *)(xr[i] + kk));
             for (int j = 0; j < NR; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], (__m512bh)xv, (__m512bh)wv[j]);
+            if (SPLIT) {
+                __m512i lo = _mm512_loadu_si512((const void *)(xr[i] + k + kk));
+                for (int j = 0; j < NR; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], (__m512bh)lo, (__m512bh)wv[j]);
+            }
         }
     }
     if (kk < k) {
@@ -166,6 +187,10 @@ AI A512BF void tile_dp(const int MR, const int NR, int k, const uint16_t *const 
         for (int i = 0; i < MR; i++) {
             __m512i xv = _mm512_maskz_loadu_epi16(m, xr[i] + kk);
             for (int j = 0; j < NR; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], (__m512bh)xv, (__m512bh)wv[j]);
+            if (SPLIT) {
+                __m512i lo = _mm512_maskz_loadu_epi16(m, xr[i] + k + kk);
+                for (int j = 0; j < NR; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], (__m512bh)lo, (__m512bh)wv[j]);
+            }
         }
     }
     for (int i = 0; i < MR; i++)
@@ -173,11 +198,17 @@ AI A512BF void tile_dp(const int MR, const int NR, int k, const uint16_t *const 
             _mm_storeu_ps(&out[i][j], reduce4(acc[i][j], acc[i][j + 1], acc[i][j + 2], acc[i][j + 3]));
 }
 
-static A512BF void linear_range_dp(const ck_linear_args *a, const uint16_t *xb, int ldxb, int n0, int n1) {
+AI A512BF void linear_range_dp_impl(const ck_linear_args *a, const uint16_t *xb, int ldxb, int n0, int n1, const int SPLIT) {
     for (int j0 = n0; j0 < n1; j0 += 8) {
         int nr = CK_MIN(8, n1 - j0);
-        const uint16_t *wr[8];
-        for (int j = 0; j < 8; j++) wr[j] = a->weight_bf16 + (size_t)(j0 + CK_MIN(j, nr - 1)) * a->ldw;
+        const uint16_t *wr[8], *next[8];
+        int nn = CK_MIN(8, n1 - (j0 + 8));
+        for (int j = 0; j < 8; j++) {
+            wr[j] = a->weight_bf16 + (size_t)(j0 + CK_MIN(j, nr - 1)) * a->ldw;
+            next[j] = nn > 0 ? a->weight_bf16 + (size_t)(j0 + 8 + CK_MIN(j, nn - 1)) * a->ldw : wr[j];
+        }
+        // Few rows: the weights stream from memory once, so fetch the next tile's rows ahead.
+        const uint16_t *const *ahead = ck_prefetch_enabled && nn > 0 && a->m <= 8 ? next : NULL;
         int i0 = 0;
         while (i0 < a->m) {
             int left = a->m - i0;
@@ -186,27 +217,32 @@ static A512BF void linear_range_dp(const ck_linear_args *a, const uint16_t *xb, 
             if (left >= 4) {
                 for (int i = 0; i < 4; i++) xr[i] = xb + (size_t)(i0 + i) * ldxb;
                 float second[4][8];
-                tile_dp(4, 4, a->k, xr, wr, out);
+                tile_dp(4, 4, SPLIT, a->k, xr, wr, i0 == 0 ? ahead : NULL, out);
                 if (nr > 4) {
-                    tile_dp(4, 4, a->k, xr, wr + 4, second);
+                    tile_dp(4, 4, SPLIT, a->k, xr, wr + 4, i0 == 0 && ahead ? ahead + 4 : NULL, second);
                     for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) out[i][4 + j] = second[i][j];
                 }
                 epilogue(a, i0, 4, j0, nr, out);
                 i0 += 4;
             } else if (left >= 2) {
                 for (int i = 0; i < 2; i++) xr[i] = xb + (size_t)(i0 + i) * ldxb;
-                tile_dp(2, 8, a->k, xr, wr, out);
+                tile_dp(2, 8, SPLIT, a->k, xr, wr, i0 == 0 ? ahead : NULL, out);
                 epilogue(a, i0, 2, j0, nr, out);
                 i0 += 2;
             } else {
                 xr[0] = xb + (size_t)i0 * ldxb;
-                tile_dp(1, 8, a->k, xr, wr, out);
+                tile_dp(1, 8, SPLIT, a->k, xr, wr, i0 == 0 ? ahead : NULL, out);
                 epilogue(a, i0, 1, j0, nr, out);
                 i0 += 1;
             }
         }
     }
     post_activation(a, n0, n1);
+}
+
+static A512BF void linear_range_dp(const ck_linear_args *a, const uint16_t *xb, int ldxb, int n0, int n1) {
+    if (a->bf16_activations == CK_X_BF16_SPLIT) linear_range_dp_impl(a, xb, ldxb, n0, n1, 1);
+    else linear_range_dp_impl(a, xb, ldxb, n0, n1, 0);
 }
 
 // MARK: Direct convolution, fp32

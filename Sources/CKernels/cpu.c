@@ -1,6 +1,7 @@
 #include "internal.h"
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 
 static int detected = -1;
 static int capped = -1;      // -1: not set by ck_set_cpu_level
@@ -103,6 +104,49 @@ void ck_convert_f32_to_bf16(const float *source, uint16_t *destination, size_t c
     if (count < (1u << 18)) { convert_range(source, destination, count); return; }
     convert_job job = { source, destination, count, 16 };
     ck_parallel_for(job.parts, convert_task, &job);
+}
+
+typedef struct { const float *w; int rows, columns; int8_t *q; float *scales; int parts; } quantize_job;
+
+static void quantize_task(void *context, int task, int thread) {
+    (void)thread;
+    const quantize_job *job = context;
+    int r0 = (int)((long)job->rows * task / job->parts), r1 = (int)((long)job->rows * (task + 1) / job->parts);
+    for (int r = r0; r < r1; r++) {
+        const float *row = job->w + (size_t)r * job->columns;
+        int8_t *out = job->q + (size_t)r * job->columns;
+        float maximum = 0;
+        for (int c = 0; c < job->columns; c++) {
+            float a = fabsf(row[c]);
+            if (isfinite(a) && a > maximum) maximum = a;
+        }
+        float inverse = maximum > 0 ? 127.0f / maximum : 0.0f;
+        job->scales[r] = maximum / 127.0f;
+        for (int c = 0; c < job->columns; c++) {
+            float v = isfinite(row[c]) ? row[c] * inverse : 0.0f;
+            v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
+            out[c] = (int8_t)lrintf(v);
+        }
+    }
+}
+
+void ck_quantize_rows_i8(const float *w, int rows, int columns, int8_t *q, float *scales) {
+    // Spread over the pool like the bf16 conversion: the source pages fault in in parallel.
+    quantize_job job = { w, rows, columns, q, scales, 1 };
+    if ((size_t)rows * (size_t)columns >= (1u << 18)) job.parts = CK_MIN(rows, 16);
+    if (job.parts <= 1) { quantize_task(&job, 0, 0); return; }
+    ck_parallel_for(job.parts, quantize_task, &job);
+}
+
+void ck_split_f32_to_bf16(const float *source, uint16_t *hi, uint16_t *lo, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        uint16_t h = ck_float_to_bf16(source[i]);
+        uint32_t bits = (uint32_t)h << 16;
+        float high;
+        memcpy(&high, &bits, 4);
+        hi[i] = h;
+        lo[i] = ck_float_to_bf16(source[i] - high);
+    }
 }
 
 void ck_convert_bf16_to_f32(const uint16_t *source, float *destination, size_t count) {

@@ -15,6 +15,15 @@ static int bf16_activation_rows(void) {
     return value;
 }
 
+/// How many bf16 copies of x layer `a` takes with these kernels: 0 (x stays float32), 1 (rounded) or
+/// 2 (split into hi and lo).
+static int bf16_copies(const ck_linear_args *a, const ck_kernel_table *kernels) {
+    if (!a->weight_bf16 || !kernels->linear_range_bf16) return 0;
+    if (a->bf16_activations == CK_X_BF16_SPLIT) return 2;
+    if (a->bf16_activations == CK_X_BF16 && a->m >= bf16_activation_rows()) return 1;
+    return 0;
+}
+
 typedef struct {
     const ck_linear_args *layers;
     const ck_kernel_table *kernels;
@@ -25,7 +34,8 @@ typedef struct {
 static void linear_range(const linear_job *job, int layer, int n0, int n1) {
     const ck_linear_args *a = &job->layers[layer];
     if (n1 <= n0) return;
-    if (job->xb && job->xb[layer]) job->kernels->linear_range_bf16(a, job->xb[layer], a->k, n0, n1);
+    if (job->xb && job->xb[layer])
+        job->kernels->linear_range_bf16(a, job->xb[layer], a->bf16_activations == CK_X_BF16_SPLIT ? 2 * a->k : a->k, n0, n1);
     else job->kernels->linear_range(a, n0, n1);
 }
 
@@ -54,24 +64,32 @@ void ck_linear(const ck_linear_args *layers, int count) {
     if (kernels->linear_range_bf16 && count <= 16) {
         size_t offset = 0;
         int any = 0;
-        for (int l = 0; l < count; l++)
-            if (layers[l].weight_bf16 && layers[l].bf16_activations && layers[l].m >= bf16_activation_rows()) { offset += (size_t)layers[l].m * layers[l].k; any = 1; }
+        for (int l = 0; l < count; l++) {
+            int copies = bf16_copies(&layers[l], kernels);
+            offset += (size_t)copies * layers[l].m * layers[l].k;
+            any |= copies;
+        }
         if (any) {
             uint16_t *buffer = ck_scratch(7, offset * 2 + 64);
             offset = 0;
             for (int l = 0; l < count; l++) {
                 xb_store[l] = NULL;
-                if (!(layers[l].weight_bf16 && layers[l].bf16_activations && layers[l].m >= bf16_activation_rows())) continue;
+                int copies = bf16_copies(&layers[l], kernels);
+                if (!copies) continue;
                 // Reuse the conversion of an identical input (e.g. q, k, v of one x).
                 for (int e = 0; e < l; e++)
-                    if (xb_store[e] && layers[e].x == layers[l].x && layers[e].m == layers[l].m
-                        && layers[e].k == layers[l].k && layers[e].ldx == layers[l].ldx) { xb_store[l] = xb_store[e]; break; }
+                    if (xb_store[e] && layers[e].x == layers[l].x && layers[e].m == layers[l].m && layers[e].k == layers[l].k
+                        && layers[e].ldx == layers[l].ldx && bf16_copies(&layers[e], kernels) == copies) { xb_store[l] = xb_store[e]; break; }
                 if (xb_store[l]) continue;
                 uint16_t *dst = buffer + offset;
-                for (int i = 0; i < layers[l].m; i++)
-                    ck_convert_f32_to_bf16(layers[l].x + (size_t)i * layers[l].ldx, dst + (size_t)i * layers[l].k, (size_t)layers[l].k);
+                size_t k = (size_t)layers[l].k, row = copies * k;
+                for (int i = 0; i < layers[l].m; i++) {
+                    const float *x = layers[l].x + (size_t)i * layers[l].ldx;
+                    if (copies == 2) ck_split_f32_to_bf16(x, dst + i * row, dst + i * row + k, k);
+                    else ck_convert_f32_to_bf16(x, dst + i * row, k);
+                }
                 xb_store[l] = dst;
-                offset += (size_t)layers[l].m * layers[l].k;
+                offset += (size_t)layers[l].m * row;
             }
             xb = xb_store;
         }

@@ -16,6 +16,7 @@ typedef struct {
     /// Output columns [n0, n1) of one linear layer, x in fp32 (weights fp32 or bf16).
     void (*linear_range)(const ck_linear_args *a, int n0, int n1);
     /// The same with x already converted to bf16 (`xb`, row stride ldxb) and bf16 weights: vdpbf16ps.
+    /// With a->bf16_activations == CK_X_BF16_SPLIT each row holds hi[k] then lo[k].
     /// NULL when the level has no native bf16 dot products.
     void (*linear_range_bf16)(const ck_linear_args *a, const uint16_t *xb, int ldxb, int n0, int n1);
     void (*activation)(float *x, size_t count, int activation, float parameter);

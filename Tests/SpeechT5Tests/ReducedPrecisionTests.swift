@@ -2,8 +2,8 @@ import Foundation
 import XCTest
 @testable import SpeechT5
 
-/// `--precision bf16` against the fp32 engine on the same seed and frame count, and against the reference:
-/// mel Pearson ≥ 0.999 and waveform Pearson ≥ 0.995 (issue 5's tolerance).
+/// `--precision bf16` and `--precision int8` against the fp32 engine on the same seed and frame count, and
+/// against the reference: mel Pearson ≥ 0.999 and waveform Pearson ≥ 0.995 (issue 5's tolerance).
 final class ReducedPrecisionTests: XCTestCase {
     struct Run { let mel: [Float]; let waveform: [Float] }
 
@@ -21,24 +21,28 @@ final class ReducedPrecisionTests: XCTestCase {
         return Run(mel: spectrogram.mel, waveform: vocoder(spectrogram.mel, frames: spectrogram.frames))
     }
 
-    func testBF16MatchesFP32AndTheReference() throws {
+    func testBF16MatchesFP32AndTheReference() throws { try checkAgainstFP32AndTheReference(.bf16) }
+
+    func testInt8MatchesFP32AndTheReference() throws { try checkAgainstFP32AndTheReference(.int8) }
+
+    func checkAgainstFP32AndTheReference(_ precision: Precision) throws {
         for name in Fixtures.modelNames {
             for c in try Fixtures.cases(model: name) {
                 let label = "\(name)/\(c.name)"
                 let fp32 = try run(name, c, precision: .fp32)
-                let bf16 = try run(name, c, precision: .bf16)
+                let reduced = try run(name, c, precision: precision)
                 let reference = try Fixtures.reference(model: name, case: c.name)
-                let melVsFP32 = pearson(bf16.mel, fp32.mel), waveVsFP32 = pearson(bf16.waveform, fp32.waveform)
-                print("bf16 \(label): mel Pearson vs fp32 \(melVsFP32), waveform \(waveVsFP32)")
-                XCTAssertGreaterThanOrEqual(melVsFP32, 0.999, "\(label): bf16 mel vs fp32")
-                XCTAssertGreaterThanOrEqual(waveVsFP32, 0.995, "\(label): bf16 waveform vs fp32")
+                let melVsFP32 = pearson(reduced.mel, fp32.mel), waveVsFP32 = pearson(reduced.waveform, fp32.waveform)
+                print("\(precision) \(label): mel Pearson vs fp32 \(melVsFP32), waveform \(waveVsFP32)")
+                XCTAssertGreaterThanOrEqual(melVsFP32, 0.999, "\(label): \(precision) mel vs fp32")
+                XCTAssertGreaterThanOrEqual(waveVsFP32, 0.995, "\(label): \(precision) waveform vs fp32")
                 let referenceMel = try reference.floats("mel")
-                if referenceMel.count == bf16.mel.count {
-                    let melVsReference = pearson(bf16.mel, referenceMel)
-                    let waveVsReference = pearson(bf16.waveform, try reference.floats("waveform"))
-                    print("bf16 \(label): mel Pearson vs reference \(melVsReference), waveform \(waveVsReference)")
-                    XCTAssertGreaterThanOrEqual(melVsReference, 0.999, "\(label): bf16 mel vs reference")
-                    XCTAssertGreaterThanOrEqual(waveVsReference, 0.995, "\(label): bf16 waveform vs reference")
+                if referenceMel.count == reduced.mel.count {
+                    let melVsReference = pearson(reduced.mel, referenceMel)
+                    let waveVsReference = pearson(reduced.waveform, try reference.floats("waveform"))
+                    print("\(precision) \(label): mel Pearson vs reference \(melVsReference), waveform \(waveVsReference)")
+                    XCTAssertGreaterThanOrEqual(melVsReference, 0.999, "\(label): \(precision) mel vs reference")
+                    XCTAssertGreaterThanOrEqual(waveVsReference, 0.995, "\(label): \(precision) waveform vs reference")
                 }
             }
         }

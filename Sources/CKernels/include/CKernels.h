@@ -52,6 +52,11 @@ void ck_parallel_for(int tasks, ck_task_fn fn, void *context);
 uint16_t ck_float_to_bf16(float value);
 void ck_convert_f32_to_bf16(const float *source, uint16_t *destination, size_t count);
 void ck_convert_bf16_to_f32(const uint16_t *source, float *destination, size_t count);
+/// Symmetric int8 quantization of each row of w [rows, columns]: scale = max|w|/127 (0 for a zero row),
+/// q = round(w/scale) in [−127, 127]; non-finite weights become 0.
+void ck_quantize_rows_i8(const float *w, int rows, int columns, int8_t *q, float *scales);
+/// hi = bf16(x), lo = bf16(x − hi), both rounded to nearest even.
+void ck_split_f32_to_bf16(const float *source, uint16_t *hi, uint16_t *lo, size_t count);
 
 // MARK: Linear layers
 
@@ -67,23 +72,38 @@ enum {
     CK_ACT_SCALE = 8,        // y *= activation_parameter
 };
 
+/// How activations meet bf16 weights. Every mode computes each row on its own, with the same order of
+/// operations whatever the number of rows, so a row gives the same numbers alone or in a batch.
+enum {
+    /// x stays float32; weights are widened to float32 (exact products, more instructions per weight).
+    CK_X_F32 = 0,
+    /// From 16 rows on, x is rounded to bf16 and multiplied with vdpbf16ps where the CPU has it (encoder,
+    /// cross-attention keys/values: compute-bound products).
+    CK_X_BF16 = 1,
+    /// x is split into two bf16 halves, x ≈ hi + lo (16 significant bits, error ≤ 2⁻¹⁷·|x|), and both are
+    /// multiplied with vdpbf16ps where the CPU has it, at any row count: near float32 accuracy at a third of
+    /// the instructions of widening (the decoder step, where widening made bf16 compute-bound).
+    CK_X_BF16_SPLIT = 2,
+};
+
 /// y[i, j] = act(Σ_k x[i, k]·W[j, k] + bias[j]) + residual[i, j] for i < m, j < n.
-/// W is [n, k] row-major (torch's Linear layout), fp32 (`weight_f32`) or bf16 bits (`weight_bf16`):
-/// exactly one is set. `residual` may alias `y` (in-place residual add).
+/// W is [n, k] row-major (torch's Linear layout), fp32 (`weight_f32`), bf16 bits (`weight_bf16`) or int8
+/// with one scale per row (`weight_i8`, W[j, k] = weight_i8[j, k]·weight_scales[j]): exactly one is set.
+/// `residual` may alias `y` (in-place residual add).
 typedef struct {
     int m, n, k;
     const float *x; int ldx;
     const float *weight_f32;
     const uint16_t *weight_bf16;
+    const int8_t *weight_i8;
+    const float *weight_scales;  // [n], with weight_i8
     int ldw;
     const float *bias;           // [n] or NULL
     int activation;              // CK_ACT_*
     float activation_parameter;
     const float *residual; int ldr;  // or NULL
     float *y; int ldy;
-    /// With bf16 weights: 1 lets rows ≥ 16 be rounded to bf16 and multiplied with vdpbf16ps where the CPU
-    /// has it (encoder, cross-attention keys/values); 0 keeps float32 activations (the decoder step, so
-    /// that a row gives the same numbers alone or in a batch).
+    /// With bf16 weights, how x meets them (CK_X_*); ignored with fp32 weights.
     int bf16_activations;
 } ck_linear_args;
 

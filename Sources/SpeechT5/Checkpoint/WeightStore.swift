@@ -169,8 +169,8 @@ public final class WeightStore: @unchecked Sendable {
 
     /// The weight `key`, checked to have exactly `shape`, as a matrix `[shape[0], product of the rest]` in
     /// `precision`. An F32 tensor in fp32 precision is used in place (a view into the memory-mapped file,
-    /// no copy); anything else is converted once (F16/BF16/F64 → float32, or → bfloat16), and in bf16
-    /// precision the source pages are released after the conversion.
+    /// no copy); anything else is converted once (F16/BF16/F64 → float32, or → bfloat16 or int8), and in
+    /// bf16 and int8 precision the source pages are released after the conversion.
     func matrix(_ key: String, shape: [Int], precision: Precision) throws -> WeightMatrix {
         let (values, actual, sourcePath, parts) = try resolve(key)
         guard actual == shape else {
@@ -188,6 +188,15 @@ public final class WeightStore: @unchecked Sendable {
                 return WeightMatrix(rows: rows, columns: columns, viewing: start, owner: file)
             }
             return WeightMatrix(rows: rows, columns: columns, copying: try values(), precision: .fp32)
+        case .int8:
+            let matrix: WeightMatrix
+            if let file, let view = file.float32Pointer(key), let start = view.baseAddress {
+                matrix = WeightMatrix(rows: rows, columns: columns, copying: start, precision: .int8)
+            } else {
+                matrix = WeightMatrix(rows: rows, columns: columns, copying: try values(), precision: .int8)
+            }
+            file?.releasePages(key)
+            return matrix
         case .bf16:
             #if _endian(little)
             if let file, file.entries[key]?.dtype == "BF16", let raw = file.rawBytes(key), let start = raw.baseAddress,

@@ -11,10 +11,13 @@ struct MultiHeadAttention: Sendable {
     let heads: Int
     let headDim: Int
 
-    init(_ store: WeightStore, _ prefix: String, hidden: Int, heads: Int, precision: Precision = .fp32) throws {
+    /// `keyValuePrecision` (default: `precision`) is for the key and value projections alone: cross-attention
+    /// projects the encoder output once per input, a compute-bound product.
+    init(_ store: WeightStore, _ prefix: String, hidden: Int, heads: Int, precision: Precision = .fp32,
+         keyValuePrecision: Precision? = nil) throws {
         queryProjection = try Linear(store, "\(prefix).q_proj", in: hidden, out: hidden, precision: precision)
-        keyProjection = try Linear(store, "\(prefix).k_proj", in: hidden, out: hidden, precision: precision)
-        valueProjection = try Linear(store, "\(prefix).v_proj", in: hidden, out: hidden, precision: precision)
+        keyProjection = try Linear(store, "\(prefix).k_proj", in: hidden, out: hidden, precision: keyValuePrecision ?? precision)
+        valueProjection = try Linear(store, "\(prefix).v_proj", in: hidden, out: hidden, precision: keyValuePrecision ?? precision)
         outputProjection = try Linear(store, "\(prefix).out_proj", in: hidden, out: hidden, precision: precision)
         self.heads = heads
         self.headDim = hidden / heads
@@ -24,9 +27,9 @@ struct MultiHeadAttention: Sendable {
     var scale: Float { 1 / Float(headDim).squareRoot() }
 
     /// Kernel arguments of the scaled query projection.
-    func queryArguments(x: UnsafePointer<Float>, rows: Int, y: UnsafeMutablePointer<Float>, bf16Activations: Bool = false) -> ck_linear_args {
+    func queryArguments(x: UnsafePointer<Float>, rows: Int, y: UnsafeMutablePointer<Float>, bf16Input: BF16Input = .float32) -> ck_linear_args {
         queryProjection.arguments(x: x, rows: rows, y: y, activation: Int32(CK_ACT_SCALE), parameter: scale,
-                                  bf16Activations: bf16Activations)
+                                  bf16Input: bf16Input)
     }
 
     /// Full self-attention of `x [rows, hidden]` (the encoder), returning `x + attention(x)` in `x`.
@@ -34,12 +37,12 @@ struct MultiHeadAttention: Sendable {
     func selfAttendAddingResidual(_ x: UnsafeMutablePointer<Float>, rows: Int, keyIsValid: [UInt8]?,
                                   relativeBias: RelativePositionBias?, scratch: UnsafeMutablePointer<Float>) {
         let q = scratch, k = scratch + rows * hidden, v = scratch + 2 * rows * hidden, context = scratch + 3 * rows * hidden
-        runLinear([queryArguments(x: x, rows: rows, y: q, bf16Activations: true),
-                   keyProjection.arguments(x: x, rows: rows, y: k, bf16Activations: true),
-                   valueProjection.arguments(x: x, rows: rows, y: v, bf16Activations: true)])
+        runLinear([queryArguments(x: x, rows: rows, y: q, bf16Input: .rounded),
+                   keyProjection.arguments(x: x, rows: rows, y: k, bf16Input: .rounded),
+                   valueProjection.arguments(x: x, rows: rows, y: v, bf16Input: .rounded)])
         attend(problems: [Self.problem(q: q, k: k, v: v, out: context, queries: rows, keys: rows, hidden: hidden)],
                keyIsValid: keyIsValid.map { [$0] }, relativeBias: relativeBias)
-        outputProjection.apply(x: context, rows: rows, y: x, residual: x, bf16Activations: true)
+        outputProjection.apply(x: context, rows: rows, y: x, residual: x, bf16Input: .rounded)
         withExtendedLifetime(self) {}
     }
 

@@ -63,6 +63,25 @@ extension Activation {
     }
 }
 
+/// How activations meet bf16 weights in a product (`CK_X_*`); fp32 weights ignore it.
+enum BF16Input: Sendable {
+    /// x stays float32 and the weights are widened.
+    case float32
+    /// x is rounded to bf16 from 16 rows on (compute-bound products: encoder, cross-attention keys/values).
+    case rounded
+    /// x is split into two bf16 halves at any row count (the decoder step: near-float32 accuracy, a third
+    /// of the instructions of widening).
+    case split
+
+    var code: Int32 {
+        switch self {
+        case .float32: return Int32(CK_X_F32)
+        case .rounded: return Int32(CK_X_BF16)
+        case .split: return Int32(CK_X_BF16_SPLIT)
+        }
+    }
+}
+
 /// `y = x·Wᵀ + b` over the rows of `x [rows, inFeatures]`. The weight keeps torch's `[out, in]` layout and
 /// lives in the memory-mapped checkpoint in fp32 precision.
 struct Linear: Sendable {
@@ -86,22 +105,23 @@ struct Linear: Sendable {
     /// until the kernel call returns.
     func arguments(x: UnsafePointer<Float>, rows: Int, ldx: Int? = nil, y: UnsafeMutablePointer<Float>, ldy: Int? = nil,
                    activation: Int32 = Int32(CK_ACT_NONE), parameter: Float = 0,
-                   residual: UnsafePointer<Float>? = nil, ldr: Int? = nil, bf16Activations: Bool = false) -> ck_linear_args {
+                   residual: UnsafePointer<Float>? = nil, ldr: Int? = nil, bf16Input: BF16Input = .float32) -> ck_linear_args {
         ck_linear_args(
             m: Int32(rows), n: Int32(outFeatures), k: Int32(inFeatures),
             x: x, ldx: Int32(ldx ?? inFeatures),
-            weight_f32: weight.f32, weight_bf16: weight.bf16, ldw: Int32(inFeatures),
+            weight_f32: weight.f32, weight_bf16: weight.bf16, weight_i8: weight.int8, weight_scales: weight.rowScales,
+            ldw: Int32(inFeatures),
             bias: bias.map { UnsafePointer($0.pointer) },
             activation: activation, activation_parameter: parameter,
             residual: residual, ldr: Int32(ldr ?? outFeatures),
-            y: y, ldy: Int32(ldy ?? outFeatures), bf16_activations: bf16Activations ? 1 : 0)
+            y: y, ldy: Int32(ldy ?? outFeatures), bf16_activations: bf16Input.code)
     }
 
     /// Runs one layer on raw pointers.
     func apply(x: UnsafePointer<Float>, rows: Int, y: UnsafeMutablePointer<Float>,
-               activation: Int32 = Int32(CK_ACT_NONE), residual: UnsafePointer<Float>? = nil, bf16Activations: Bool = false) {
+               activation: Int32 = Int32(CK_ACT_NONE), residual: UnsafePointer<Float>? = nil, bf16Input: BF16Input = .float32) {
         guard rows > 0 else { return }
-        var a = arguments(x: x, rows: rows, y: y, activation: activation, residual: residual, bf16Activations: bf16Activations)
+        var a = arguments(x: x, rows: rows, y: y, activation: activation, residual: residual, bf16Input: bf16Input)
         ck_linear(&a, 1)
         withExtendedLifetime(self) {}
     }
@@ -163,9 +183,9 @@ struct FeedForward: Sendable {
 
     /// `y = FFN(x) + residual` with `inner` as scratch (`rows × innerFeatures`).
     func apply(x: UnsafePointer<Float>, rows: Int, inner: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>,
-               residual: UnsafePointer<Float>? = nil, bf16Activations: Bool = false) {
-        intermediate.apply(x: x, rows: rows, y: inner, activation: activation.kernelCode, bf16Activations: bf16Activations)
-        output.apply(x: inner, rows: rows, y: y, residual: residual, bf16Activations: bf16Activations)
+               residual: UnsafePointer<Float>? = nil, bf16Input: BF16Input = .float32) {
+        intermediate.apply(x: x, rows: rows, y: inner, activation: activation.kernelCode, bf16Input: bf16Input)
+        output.apply(x: inner, rows: rows, y: y, residual: residual, bf16Input: bf16Input)
     }
 
     func callAsFunction(_ x: [Float], rows: Int) -> [Float] {
@@ -196,7 +216,7 @@ struct Conv1d: Sendable {
         self.kernelSize = kernelSize
         self.dilation = dilation
         self.padding = padding
-        if precision == .bf16, let f32 = weight.f32 {
+        if precision.computeBound == .bf16, let f32 = weight.f32 {
             packed = PackedConvWeights(weight: f32, so: inChannels * kernelSize, sc: kernelSize, sj: 1,
                                        cOut: outChannels, cIn: inChannels, taps: kernelSize)
         } else {
@@ -209,7 +229,7 @@ struct Conv1d: Sendable {
         let w = try store.matrix("\(prefix).weight", shape: [cOut, cIn, kernel], precision: .fp32)
         self.init(weight: w, bias: hasBias ? FloatBuffer(try store.tensor("\(prefix).bias", shape: [cOut])) : nil,
                   inChannels: cIn, kernelSize: kernel, dilation: dilation, padding: padding, precision: precision)
-        if precision == .bf16 { store.releasePages("\(prefix).weight") }
+        if precision.computeBound == .bf16 { store.releasePages("\(prefix).weight") }
     }
 
     /// Output length for an input of `length`.
@@ -310,7 +330,7 @@ struct ConvTranspose1d: Sendable {
         kernelSize = kernel
         self.stride = stride
         self.padding = padding
-        if precision == .bf16 {
+        if precision.computeBound == .bf16 {
             let w = weight.f32!
             packedPhases = (0..<stride).map { rho in
                 let taps = (kernel - rho + stride - 1) / stride

@@ -92,7 +92,8 @@ struct SpeechDecoder: Sendable {
             return Layer(
                 selfAttention: try MultiHeadAttention(store, "\(p).self_attn", hidden: c.hiddenSize, heads: c.decoderAttentionHeads, precision: precision),
                 selfAttentionNorm: try LayerNorm(store, "\(p).self_attn_layer_norm", dim: c.hiddenSize, eps: c.layerNormEps),
-                crossAttention: try MultiHeadAttention(store, "\(p).encoder_attn", hidden: c.hiddenSize, heads: c.decoderAttentionHeads, precision: precision),
+                crossAttention: try MultiHeadAttention(store, "\(p).encoder_attn", hidden: c.hiddenSize, heads: c.decoderAttentionHeads,
+                                                   precision: precision, keyValuePrecision: precision.computeBound),
                 crossAttentionNorm: try LayerNorm(store, "\(p).encoder_attn_layer_norm", dim: c.hiddenSize, eps: c.layerNormEps),
                 feedForward: try FeedForward(store, "\(p).feed_forward", hidden: c.hiddenSize, inner: c.decoderFfnDim,
                                              activation: activation, precision: precision),
@@ -135,9 +136,9 @@ struct SpeechDecoder: Sendable {
                 keys.append(k)
                 values.append(v)
                 arguments.append(layer.crossAttention.keyProjection.arguments(x: e.baseAddress!, rows: encoderLength, y: k.pointer,
-                                                                             bf16Activations: true))
+                                                                             bf16Input: .rounded))
                 arguments.append(layer.crossAttention.valueProjection.arguments(x: e.baseAddress!, rows: encoderLength, y: v.pointer,
-                                                                               bf16Activations: true))
+                                                                               bf16Input: .rounded))
             }
             runLinear(arguments)
         }
@@ -159,9 +160,9 @@ struct SpeechDecoder: Sendable {
             for (l, layer) in layers.enumerated() {
                 // Self-attention over all cached positions, this one included.
                 let attention = layer.selfAttention
-                runLinear([attention.queryArguments(x: x, rows: rows, y: q),
-                           attention.keyProjection.arguments(x: x, rows: rows, y: k),
-                           attention.valueProjection.arguments(x: x, rows: rows, y: v)])
+                runLinear([attention.queryArguments(x: x, rows: rows, y: q, bf16Input: .split),
+                           attention.keyProjection.arguments(x: x, rows: rows, y: k, bf16Input: .split),
+                           attention.valueProjection.arguments(x: x, rows: rows, y: v, bf16Input: .split)])
                 var problems: [ck_attention_args] = []
                 problems.reserveCapacity(rows)
                 for r in 0..<rows {
@@ -174,12 +175,12 @@ struct SpeechDecoder: Sendable {
                                                                queries: 1, keys: cache.length + 1, hidden: hidden))
                 }
                 attention.attend(problems: problems)
-                attention.outputProjection.apply(x: context, rows: rows, y: x, residual: x)
+                attention.outputProjection.apply(x: context, rows: rows, y: x, residual: x, bf16Input: .split)
                 layer.selfAttentionNorm.apply(x, rows: rows)
 
                 // Cross-attention over the encoder output.
                 let cross = layer.crossAttention
-                var crossArguments = cross.queryArguments(x: x, rows: rows, y: q)
+                var crossArguments = cross.queryArguments(x: x, rows: rows, y: q, bf16Input: .split)
                 ck_linear(&crossArguments, 1)
                 problems.removeAll(keepingCapacity: true)
                 for r in 0..<rows {
@@ -188,10 +189,10 @@ struct SpeechDecoder: Sendable {
                                                                queries: 1, keys: caches[r].encoderLength, hidden: hidden))
                 }
                 cross.attend(problems: problems, keyIsValid: caches.map(\.encoderKeyIsValid))
-                cross.outputProjection.apply(x: context, rows: rows, y: x, residual: x)
+                cross.outputProjection.apply(x: context, rows: rows, y: x, residual: x, bf16Input: .split)
                 layer.crossAttentionNorm.apply(x, rows: rows)
 
-                layer.feedForward.apply(x: x, rows: rows, inner: inner, y: x, residual: x)
+                layer.feedForward.apply(x: x, rows: rows, inner: inner, y: x, residual: x, bf16Input: .split)
                 layer.outputNorm.apply(x, rows: rows)
             }
         }

@@ -15,7 +15,8 @@ public struct SpeechT5Model: Sendable {
     public let precision: Precision
 
     /// Loads `config.json` and the weights from a model directory. In `.fp32` precision F32 weights are
-    /// used in place from the memory-mapped file; `.bf16` converts them once to bfloat16.
+    /// used in place from the memory-mapped file; `.bf16` converts them once to bfloat16, `.int8` the speech
+    /// decoder's to int8 and the rest to bfloat16.
     public init(directory: String, precision: Precision = .fp32) throws {
         let configPath = (directory as NSString).appendingPathComponent("config.json")
         let config = try SpeechT5Config.load(path: configPath)
@@ -25,7 +26,7 @@ public struct SpeechT5Model: Sendable {
     init(_ store: WeightStore, config: SpeechT5Config, precision: Precision = .fp32) throws {
         self.config = config
         self.precision = precision
-        encoder = try TextEncoder(store, config: config, precision: precision)
+        encoder = try TextEncoder(store, config: config, precision: precision.computeBound)
         prenet = try SpeechDecoderPrenet(store, config: config, precision: precision)
         decoder = try SpeechDecoder(store, config: config, precision: precision)
         postnet = try PostNet(store, config: config)

@@ -65,7 +65,7 @@ struct TextEncoder: Sendable {
                 layer.selfAttention.selfAttendAddingResidual(x, rows: count, keyIsValid: mask, relativeBias: relativeBias,
                                                              scratch: scratch.pointer)
                 layer.attentionNorm.apply(x, rows: count)
-                layer.feedForward.apply(x: x, rows: count, inner: scratch.pointer, y: x, residual: x, bf16Activations: true)
+                layer.feedForward.apply(x: x, rows: count, inner: scratch.pointer, y: x, residual: x, bf16Input: .rounded)
                 layer.outputNorm.apply(x, rows: count)
             }
         }
