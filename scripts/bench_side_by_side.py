@@ -2,7 +2,7 @@
 """Side-by-side speed of PyTorch (transformers) and this engine on the same full-size random checkpoint.
 
     .venv-reference/bin/python scripts/bench_side_by_side.py [--engine .build/release/speecht5] [--threads 2]
-        [--tokens 101] [--frames 404] [--repeats 5] [--precision fp32|bf16]
+        [--tokens 101] [--frames 404] [--repeats 5] [--precision fp32 bf16 int8] [--batch 8]
 
 1. Writes the full-size random checkpoint once (scripts/fullsize_check.py's builder; default directory
    /tmp/speecht5-fullsize, outside the repository) and reuses it afterwards.
@@ -12,7 +12,10 @@
    (generation - encoder - post-net) / steps, because generate_speech times them together.
 3. The engine: `speecht5 bench` with the same tokens, frames, repeats and threads (it reports its own
    per-stage medians as JSON).
-4. Prints both medians and the ratio (PyTorch time / engine time: above 1 means the engine is faster).
+4. Prints both medians and the ratio (PyTorch time / engine time: above 1 means the engine is faster), for
+   each engine precision asked for against the one PyTorch (float32) run.
+5. With `--batch N` (default 8, 0 to skip), runs the engine's bench again with N rows per decoder step and
+   prints the frames per second against the single-stream run's.
 """
 from __future__ import annotations
 
@@ -95,7 +98,8 @@ def main() -> int:
     ap.add_argument("--tokens", type=int, default=101)
     ap.add_argument("--frames", type=int, default=404)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    ap.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16", "int8"])
+    ap.add_argument("--batch", type=int, default=8, help="rows for the batching run (0: skip it)")
     args = ap.parse_args()
 
     model_dir, voc_dir = os.path.join(args.dir, "model"), os.path.join(args.dir, "vocoder")
@@ -108,18 +112,29 @@ def main() -> int:
     print(f"work: {args.tokens} tokens -> {args.frames} frames, {args.threads} threads, {args.repeats} repeats; "
           f"torch {torch.__version__}", flush=True)
     reference = bench_torch(model_dir, voc_dir, args.tokens, args.frames, args.repeats)
-    cmd = [args.engine, "bench", "--model", model_dir, "--vocoder", voc_dir, "--tokens", str(args.tokens),
-           "--frames", str(args.frames), "--repeats", str(args.repeats), "--threads", str(args.threads),
-           "--precision", args.precision]
-    engine = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-    print(f"{'stage':34} {'torch':>10} {'engine':>10} {'ratio':>7}")
-    for key, unit in [("loadSeconds", "s"), ("encoderMs", "ms"), ("decoderStepMs", "ms"), ("postnetMs", "ms"),
-                      ("vocoderSecondsPerAudioSecond", "s/s"), ("realTimeFactor", "")]:
-        t, e = reference[key], engine[key]
-        print(f"{key + (' (' + unit + ')' if unit else ''):34} {t:10.4f} {e:10.4f} {t / e:7.2f}x")
-    print(f"engine only: time to first audio {engine['timeToFirstAudioMs']:.1f} ms, peak RSS "
-          f"{engine['peakRSSMegabytes']:.0f} MB, {engine['framesPerSecond']:.0f} frames/s, precision {args.precision}, "
-          f"kernels {engine['settings'].get('cpu', '?')}")
+    def engine_bench(precision, batch=1, frames=args.frames):
+        cmd = [args.engine, "bench", "--model", model_dir, "--vocoder", voc_dir, "--tokens", str(args.tokens),
+               "--frames", str(frames), "--repeats", str(args.repeats), "--threads", str(args.threads),
+               "--precision", precision, "--batch", str(batch)]
+        return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+
+    for precision in args.precision:
+        engine = engine_bench(precision)
+        print(f"\nengine precision {precision} (torch float32)")
+        print(f"{'stage':34} {'torch':>10} {'engine':>10} {'ratio':>7}")
+        for key, unit in [("loadSeconds", "s"), ("encoderMs", "ms"), ("decoderStepMs", "ms"), ("postnetMs", "ms"),
+                          ("vocoderSecondsPerAudioSecond", "s/s"), ("realTimeFactor", "")]:
+            t, e = reference[key], engine[key]
+            print(f"{key + (' (' + unit + ')' if unit else ''):34} {t:10.4f} {e:10.4f} {t / e:7.2f}x")
+        print(f"engine only: time to first audio {engine['timeToFirstAudioMs']:.1f} ms, peak RSS "
+              f"{engine['peakRSSMegabytes']:.0f} MB, {engine['framesPerSecond']:.0f} frames/s, "
+              f"kernels {engine['settings'].get('cpu', '?')}", flush=True)
+        if args.batch > 1:
+            batched = engine_bench(precision, batch=args.batch)
+            print(f"engine batch {args.batch}: {batched['framesPerSecond']:.0f} frames/s, "
+                  f"{batched['framesPerSecond'] / engine['framesPerSecond']:.2f}x the single stream's "
+                  f"{engine['framesPerSecond']:.0f}; step {batched['decoderStepMs']:.2f} ms for {args.batch} rows",
+                  flush=True)
     return 0
 
 

@@ -4,6 +4,7 @@
 #if CK_X86
 #include <immintrin.h>
 #include <string.h>
+#include <float.h>
 
 #define A512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,bmi,bmi2")))
 #define A512BF __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,bmi,bmi2,avx512bf16")))
@@ -29,6 +30,17 @@ AI A512 __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
     return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
+/// out[i][j] = the sum of acc[i][j]'s lanes, for NR = 3 or a multiple of 4. Each sum is formed by the same
+/// tree whatever the tile shape, so a row's result does not depend on how many rows share its tile.
+AI A512 void store_sums(const int MR, const int NR, __m512 acc[8][8], float out[8][8]) {
+    for (int i = 0; i < MR; i++) {
+        if (NR == 3) _mm_storeu_ps(&out[i][0], reduce4(acc[i][0], acc[i][1], acc[i][2], acc[i][2]));
+        else
+            for (int j = 0; j < NR; j += 4)
+                _mm_storeu_ps(&out[i][j], reduce4(acc[i][j], acc[i][j + 1], acc[i][j + 2], acc[i][j + 3]));
+    }
+}
+
 AI A512 __m512 widen_bf16(__m256i h) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
@@ -52,9 +64,9 @@ AI A512 __m512 load_weights(const int WT, const void *row, int kk, int tail, __m
 
 /// out[i][j] = Σ_k x_i[k]·w_j[k], MR rows of x, NR (4 or 8) rows of w of type WT (W_*).
 AI A512 void tile_f32(const int MR, const int NR, const int WT, int k, const float *const *xr,
-                      const void *const *wr, const void *const *prefetch, float out[4][8]) {
+                      const void *const *wr, const void *const *prefetch, float out[8][8]) {
     const int esize = WT == W_F32 ? 4 : WT == W_BF16 ? 2 : 1;
-    __m512 acc[4][8];
+    __m512 acc[8][8];
     for (int i = 0; i < MR; i++) for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
     int kk = 0;
     for (; kk + 16 <= k; kk += 16) {
@@ -79,12 +91,10 @@ AI A512 void tile_f32(const int MR, const int NR, const int WT, int k, const flo
             for (int j = 0; j < NR; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
         }
     }
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NR; j += 4)
-            _mm_storeu_ps(&out[i][j], reduce4(acc[i][j], acc[i][j + 1], acc[i][j + 2], acc[i][j + 3]));
+    store_sums(MR, NR, acc, out);
 }
 
-AI A512 void epilogue(const ck_linear_args *a, int i0, int mr, int j0, int nr, float out[4][8]) {
+AI A512 void epilogue(const ck_linear_args *a, int i0, int mr, int j0, int nr, float out[8][8]) {
     for (int i = 0; i < mr; i++) {
         float *y = a->y + (size_t)(i0 + i) * a->ldy + j0;
         const float *res = a->residual ? a->residual + (size_t)(i0 + i) * a->ldr + j0 : NULL;
@@ -109,10 +119,30 @@ static void post_activation(const ck_linear_args *a, int n0, int n1) {
     }
 }
 
+/// Rows [i0, i0 + 8) against three weight rows at a time: each weight is loaded once for all eight rows,
+/// in a single pass (a batch of decoder steps is compute-bound on the smaller tiles' reloads).
+AI A512 void rows8_f32(const ck_linear_args *a, int i0, int n0, int n1, const int WT, const void *base, size_t esize) {
+    const float *xr[8];
+    for (int i = 0; i < 8; i++) xr[i] = a->x + (size_t)(i0 + i) * a->ldx;
+    for (int j0 = n0; j0 < n1; j0 += 3) {
+        int nr = CK_MIN(3, n1 - j0), nn = CK_MIN(3, n1 - (j0 + 3));
+        const void *wr[3], *next[3];
+        for (int j = 0; j < 3; j++) {
+            wr[j] = (const char *)base + (size_t)(j0 + CK_MIN(j, nr - 1)) * a->ldw * esize;
+            next[j] = nn > 0 ? (const char *)base + (size_t)(j0 + 3 + CK_MIN(j, nn - 1)) * a->ldw * esize : wr[j];
+        }
+        float out[8][8];
+        tile_f32(8, 3, WT, a->k, xr, wr, ck_prefetch_enabled && nn > 0 && i0 == 0 ? next : NULL, out);
+        epilogue(a, i0, 8, j0, nr, out);
+    }
+}
+
 AI A512 void linear_range_impl(const ck_linear_args *a, int n0, int n1, const int WT) {
     const void *base = WT == W_F32 ? (const void *)a->weight_f32 : WT == W_BF16 ? (const void *)a->weight_bf16 : (const void *)a->weight_i8;
     const size_t esize = WT == W_F32 ? 4 : WT == W_BF16 ? 2 : 1;
-    for (int j0 = n0; j0 < n1; j0 += 8) {
+    int first = 0;
+    for (; first + 8 <= a->m; first += 8) rows8_f32(a, first, n0, n1, WT, base, esize);
+    for (int j0 = n0; j0 < n1 && first < a->m; j0 += 8) {
         int nr = CK_MIN(8, n1 - j0);
         const void *wr[8], *next[8];
         int nn = CK_MIN(8, n1 - (j0 + 8));
@@ -120,30 +150,30 @@ AI A512 void linear_range_impl(const ck_linear_args *a, int n0, int n1, const in
             wr[j] = (const char *)base + (size_t)(j0 + CK_MIN(j, nr - 1)) * a->ldw * esize;
             next[j] = nn > 0 ? (const char *)base + (size_t)(j0 + 8 + CK_MIN(j, nn - 1)) * a->ldw * esize : wr[j];
         }
-        const int use_prefetch = ck_prefetch_enabled && nn > 0;
-        int i0 = 0;
+        const int use_prefetch = ck_prefetch_enabled && nn > 0 && first == 0;
+        int i0 = first;
         while (i0 < a->m) {
             int left = a->m - i0;
-            float out[4][8];
+            float out[8][8];
             const float *xr[4];
             if (left >= 4) {
                 for (int i = 0; i < 4; i++) xr[i] = a->x + (size_t)(i0 + i) * a->ldx;
-                float second[4][8];
-                tile_f32(4, 4, WT, a->k, xr, wr, use_prefetch && i0 == 0 ? next : NULL, out);
+                float second[8][8];
+                tile_f32(4, 4, WT, a->k, xr, wr, use_prefetch && i0 == first ? next : NULL, out);
                 if (nr > 4) {
-                    tile_f32(4, 4, WT, a->k, xr, wr + 4, use_prefetch && i0 == 0 ? next + 4 : NULL, second);
+                    tile_f32(4, 4, WT, a->k, xr, wr + 4, use_prefetch && i0 == first ? next + 4 : NULL, second);
                     for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) out[i][4 + j] = second[i][j];
                 }
                 epilogue(a, i0, 4, j0, nr, out);
                 i0 += 4;
             } else if (left >= 2) {
                 for (int i = 0; i < 2; i++) xr[i] = a->x + (size_t)(i0 + i) * a->ldx;
-                tile_f32(2, 8, WT, a->k, xr, wr, use_prefetch && i0 == 0 ? next : NULL, out);
+                tile_f32(2, 8, WT, a->k, xr, wr, use_prefetch && i0 == first ? next : NULL, out);
                 epilogue(a, i0, 2, j0, nr, out);
                 i0 += 2;
             } else {
                 xr[0] = a->x + (size_t)i0 * a->ldx;
-                tile_f32(1, 8, WT, a->k, xr, wr, use_prefetch && i0 == 0 ? next : NULL, out);
+                tile_f32(1, 8, WT, a->k, xr, wr, use_prefetch && i0 == first ? next : NULL, out);
                 epilogue(a, i0, 1, j0, nr, out);
                 i0 += 1;
             }
@@ -162,8 +192,8 @@ static A512 void linear_range_512(const ck_linear_args *a, int n0, int n1) {
 
 /// out[i][j] = Σ_k x_i[k]·w_j[k] with bf16 x and w; SPLIT: x_i is hi[k] then lo[k], both multiplied.
 AI A512BF void tile_dp(const int MR, const int NR, const int SPLIT, int k, const uint16_t *const *xr,
-                       const uint16_t *const *wr, const uint16_t *const *prefetch, float out[4][8]) {
-    __m512 acc[4][8];
+                       const uint16_t *const *wr, const uint16_t *const *prefetch, float out[8][8]) {
+    __m512 acc[8][8];
     for (int i = 0; i < MR; i++) for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
     int kk = 0;
     for (; kk + 32 <= k; kk += 32) {
@@ -193,13 +223,29 @@ AI A512BF void tile_dp(const int MR, const int NR, const int SPLIT, int k, const
             }
         }
     }
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NR; j += 4)
-            _mm_storeu_ps(&out[i][j], reduce4(acc[i][j], acc[i][j + 1], acc[i][j + 2], acc[i][j + 3]));
+    store_sums(MR, NR, acc, out);
+}
+
+AI A512BF void rows8_dp(const ck_linear_args *a, const uint16_t *xb, int ldxb, int i0, int n0, int n1, const int SPLIT) {
+    const uint16_t *xr[8];
+    for (int i = 0; i < 8; i++) xr[i] = xb + (size_t)(i0 + i) * ldxb;
+    for (int j0 = n0; j0 < n1; j0 += 3) {
+        int nr = CK_MIN(3, n1 - j0), nn = CK_MIN(3, n1 - (j0 + 3));
+        const uint16_t *wr[3], *next[3];
+        for (int j = 0; j < 3; j++) {
+            wr[j] = a->weight_bf16 + (size_t)(j0 + CK_MIN(j, nr - 1)) * a->ldw;
+            next[j] = nn > 0 ? a->weight_bf16 + (size_t)(j0 + 3 + CK_MIN(j, nn - 1)) * a->ldw : wr[j];
+        }
+        float out[8][8];
+        tile_dp(8, 3, SPLIT, a->k, xr, wr, ck_prefetch_enabled && nn > 0 && i0 == 0 && a->m <= 16 ? next : NULL, out);
+        epilogue(a, i0, 8, j0, nr, out);
+    }
 }
 
 AI A512BF void linear_range_dp_impl(const ck_linear_args *a, const uint16_t *xb, int ldxb, int n0, int n1, const int SPLIT) {
-    for (int j0 = n0; j0 < n1; j0 += 8) {
+    int first = 0;
+    for (; first + 8 <= a->m; first += 8) rows8_dp(a, xb, ldxb, first, n0, n1, SPLIT);
+    for (int j0 = n0; j0 < n1 && first < a->m; j0 += 8) {
         int nr = CK_MIN(8, n1 - j0);
         const uint16_t *wr[8], *next[8];
         int nn = CK_MIN(8, n1 - (j0 + 8));
@@ -209,29 +255,29 @@ AI A512BF void linear_range_dp_impl(const ck_linear_args *a, const uint16_t *xb,
         }
         // Few rows: the weights stream from memory once, so fetch the next tile's rows ahead.
         const uint16_t *const *ahead = ck_prefetch_enabled && nn > 0 && a->m <= 8 ? next : NULL;
-        int i0 = 0;
+        int i0 = first;
         while (i0 < a->m) {
             int left = a->m - i0;
-            float out[4][8];
+            float out[8][8];
             const uint16_t *xr[4];
             if (left >= 4) {
                 for (int i = 0; i < 4; i++) xr[i] = xb + (size_t)(i0 + i) * ldxb;
-                float second[4][8];
-                tile_dp(4, 4, SPLIT, a->k, xr, wr, i0 == 0 ? ahead : NULL, out);
+                float second[8][8];
+                tile_dp(4, 4, SPLIT, a->k, xr, wr, i0 == first ? ahead : NULL, out);
                 if (nr > 4) {
-                    tile_dp(4, 4, SPLIT, a->k, xr, wr + 4, i0 == 0 && ahead ? ahead + 4 : NULL, second);
+                    tile_dp(4, 4, SPLIT, a->k, xr, wr + 4, i0 == first && ahead ? ahead + 4 : NULL, second);
                     for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) out[i][4 + j] = second[i][j];
                 }
                 epilogue(a, i0, 4, j0, nr, out);
                 i0 += 4;
             } else if (left >= 2) {
                 for (int i = 0; i < 2; i++) xr[i] = xb + (size_t)(i0 + i) * ldxb;
-                tile_dp(2, 8, SPLIT, a->k, xr, wr, i0 == 0 ? ahead : NULL, out);
+                tile_dp(2, 8, SPLIT, a->k, xr, wr, i0 == first ? ahead : NULL, out);
                 epilogue(a, i0, 2, j0, nr, out);
                 i0 += 2;
             } else {
                 xr[0] = xb + (size_t)i0 * ldxb;
-                tile_dp(1, 8, SPLIT, a->k, xr, wr, i0 == 0 ? ahead : NULL, out);
+                tile_dp(1, 8, SPLIT, a->k, xr, wr, i0 == first ? ahead : NULL, out);
                 epilogue(a, i0, 1, j0, nr, out);
                 i0 += 1;
             }
@@ -243,6 +289,54 @@ AI A512BF void linear_range_dp_impl(const ck_linear_args *a, const uint16_t *xb,
 static A512BF void linear_range_dp(const ck_linear_args *a, const uint16_t *xb, int ldxb, int n0, int n1) {
     if (a->bf16_activations == CK_X_BF16_SPLIT) linear_range_dp_impl(a, xb, ldxb, n0, n1, 1);
     else linear_range_dp_impl(a, xb, ldxb, n0, n1, 0);
+}
+
+// MARK: Attention
+
+/// One head of attention for queries [q0, q1) with AVX-512: sixteen query·key products at a time, reduced
+/// together, and the weighted sum of values kept in registers. Head widths above 128 and the encoder's
+/// relative position bias go to the portable kernel.
+static A512 void attention_head_512(const ck_attention_args *p, int head, int dh, int q0, int q1, float *scores) {
+    if (dh > 128 || p->relative_table) { ck_avx2_attention_head(p, head, dh, q0, q1, scores); return; }
+    const int offset = head * dh, chunks = (dh + 15) / 16;
+    const size_t kv_offset = p->kv_head_stride ? (size_t)head * (size_t)p->kv_head_stride : (size_t)offset;
+    const __mmask16 last = (__mmask16)(dh % 16 ? (1u << (dh % 16)) - 1 : 0xffff);
+    for (int i = q0; i < q1; i++) {
+        const float *q = p->q + (size_t)i * p->ldq + offset;
+        __m512 qv[8];
+        for (int c = 0; c < chunks; c++) qv[c] = _mm512_maskz_loadu_ps(c == chunks - 1 ? last : 0xffff, q + 16 * c);
+        int j = 0;
+        for (; j + 4 <= p->keys; j += 4) {
+            __m512 acc[4];
+            for (int u = 0; u < 4; u++) {
+                const float *key = p->k + (size_t)(j + u) * p->ldk + kv_offset;
+                acc[u] = _mm512_mul_ps(qv[0], _mm512_maskz_loadu_ps(chunks == 1 ? last : 0xffff, key));
+                for (int c = 1; c < chunks; c++)
+                    acc[u] = _mm512_fmadd_ps(qv[c], _mm512_maskz_loadu_ps(c == chunks - 1 ? last : 0xffff, key + 16 * c), acc[u]);
+            }
+            _mm_storeu_ps(scores + j, reduce4(acc[0], acc[1], acc[2], acc[3]));
+        }
+        for (; j < p->keys; j++) {
+            const float *key = p->k + (size_t)j * p->ldk + kv_offset;
+            __m512 acc = _mm512_setzero_ps();
+            for (int c = 0; c < chunks; c++)
+                acc = _mm512_fmadd_ps(qv[c], _mm512_maskz_loadu_ps(c == chunks - 1 ? last : 0xffff, key + 16 * c), acc);
+            scores[j] = _mm512_reduce_add_ps(acc);
+        }
+        if (p->key_valid)
+            for (j = 0; j < p->keys; j++) if (!p->key_valid[j]) scores[j] += -FLT_MAX;
+        ck_avx2_softmax(scores, p->keys);
+        __m512 out[8];
+        for (int c = 0; c < chunks; c++) out[c] = _mm512_setzero_ps();
+        for (j = 0; j < p->keys; j++) {
+            const float *value = p->v + (size_t)j * p->ldv + kv_offset;
+            __m512 weight = _mm512_set1_ps(scores[j]);
+            for (int c = 0; c < chunks; c++)
+                out[c] = _mm512_fmadd_ps(weight, _mm512_maskz_loadu_ps(c == chunks - 1 ? last : 0xffff, value + 16 * c), out[c]);
+        }
+        float *o = p->out + (size_t)i * p->ldo + offset;
+        for (int c = 0; c < chunks; c++) _mm512_mask_storeu_ps(o + 16 * c, c == chunks - 1 ? last : 0xffff, out[c]);
+    }
 }
 
 // MARK: Direct convolution, fp32
@@ -329,7 +423,7 @@ const ck_kernel_table ck_table_avx512 = {
     .layer_norm = ck_avx2_layer_norm,
     .softmax = ck_avx2_softmax,
     .leaky_relu = ck_avx2_leaky_relu,
-    .attention_head = ck_avx2_attention_head,
+    .attention_head = attention_head_512,
     .conv_range = conv_range_512,
     .conv_bf16_range = conv_bf16_range_emulated,
     .pack_pair_bf16 = ck_avx2_pack_pair_bf16,
@@ -343,7 +437,7 @@ const ck_kernel_table ck_table_avx512bf16 = {
     .layer_norm = ck_avx2_layer_norm,
     .softmax = ck_avx2_softmax,
     .leaky_relu = ck_avx2_leaky_relu,
-    .attention_head = ck_avx2_attention_head,
+    .attention_head = attention_head_512,
     .conv_range = conv_range_512,
     .conv_bf16_range = conv_bf16_range_native,
     .pack_pair_bf16 = ck_avx2_pack_pair_bf16,

@@ -139,6 +139,10 @@ typedef struct {
     int query_offset;
     const uint8_t *key_valid;
     const float *relative_table; int max_distance;
+    /// 0: head h's keys and values are columns [h·head_dim, (h+1)·head_dim) of the k and v rows. Otherwise
+    /// they start at k + h·kv_head_stride and v + h·kv_head_stride, rows ldk and ldv apart: a head-major
+    /// cache, which each head streams contiguously.
+    long kv_head_stride;
 } ck_attention_args;
 
 /// Runs several independent attention problems (e.g. one per batch row) over the pool.

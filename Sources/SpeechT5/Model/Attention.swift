@@ -50,7 +50,30 @@ struct MultiHeadAttention: Sendable {
                         queries: Int, keys: Int, hidden: Int, queryOffset: Int = 0) -> ck_attention_args {
         ck_attention_args(q: q, ldq: Int32(hidden), k: k, ldk: Int32(hidden), v: v, ldv: Int32(hidden),
                           out: out, ldo: Int32(hidden), queries: Int32(queries), keys: Int32(keys),
-                          query_offset: Int32(queryOffset), key_valid: nil, relative_table: nil, max_distance: 0)
+                          query_offset: Int32(queryOffset), key_valid: nil, relative_table: nil, max_distance: 0,
+                          kv_head_stride: 0)
+    }
+
+    /// One query row `q [hidden]` over `keys` positions of a head-major cache: head h's keys are the rows
+    /// `k + h·capacity·headDim + j·headDim` (values likewise), so each head reads one contiguous block.
+    func headMajorProblem(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+                          keys: Int, capacity: Int) -> ck_attention_args {
+        var problem = Self.problem(q: q, k: k, v: v, out: out, queries: 1, keys: keys, hidden: hidden)
+        problem.ldk = Int32(headDim)
+        problem.ldv = Int32(headDim)
+        problem.kv_head_stride = capacity * headDim
+        return problem
+    }
+
+    /// Copies `rows` rows `[rows, hidden]` into a head-major cache of `capacity` positions from position
+    /// `start` on (see ``headMajorProblem``).
+    func storeHeadMajor(_ source: UnsafePointer<Float>, rows: Int, into cache: UnsafeMutablePointer<Float>, at start: Int, capacity: Int) {
+        for h in 0..<heads {
+            let head = cache + h * capacity * headDim
+            for r in 0..<rows {
+                (head + (start + r) * headDim).update(from: source + r * hidden + h * headDim, count: headDim)
+            }
+        }
     }
 
     /// Runs attention problems (already scaled queries) over the thread pool; `keyIsValid[i]` is the key

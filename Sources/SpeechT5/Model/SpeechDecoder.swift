@@ -102,14 +102,15 @@ struct SpeechDecoder: Sendable {
     }
 
     /// Per-row state: the encoder's keys and values (projected once) and the growing self-attention
-    /// cache. The self-attention cache is reserved for `capacity` positions but only the pages written
-    /// become resident memory.
+    /// cache, all head-major (`[heads, positions, headDim]`, see ``MultiHeadAttention/headMajorProblem``) so
+    /// that each head streams its keys and values contiguously. The self-attention cache is reserved for
+    /// `capacity` positions but only the pages written become resident memory.
     final class Cache: @unchecked Sendable {
-        let crossKeys: [Scratch]       // per layer, [encoderLength, H]
+        let crossKeys: [Scratch]       // per layer, [heads, encoderLength, headDim]
         let crossValues: [Scratch]
         let encoderLength: Int
         let encoderKeyIsValid: [UInt8]?
-        let selfKeys: [Scratch]        // per layer, [capacity, H]
+        let selfKeys: [Scratch]        // per layer, [heads, capacity, headDim]
         let selfValues: [Scratch]
         var length = 0
         let capacity: Int
@@ -129,19 +130,25 @@ struct SpeechDecoder: Sendable {
     /// Projects the encoder output once for every layer's cross-attention.
     func makeCache(encoderOutput: [Float], encoderLength: Int, keyIsValid: [Bool]?, capacity: Int) -> Cache {
         var keys: [Scratch] = [], values: [Scratch] = []
+        let projected = (0..<2 * layers.count).map { _ in Scratch(encoderLength * hidden) }
         encoderOutput.withUnsafeBufferPointer { e in
             var arguments: [ck_linear_args] = []
-            for layer in layers {
-                let k = Scratch(encoderLength * hidden), v = Scratch(encoderLength * hidden)
-                keys.append(k)
-                values.append(v)
-                arguments.append(layer.crossAttention.keyProjection.arguments(x: e.baseAddress!, rows: encoderLength, y: k.pointer,
+            for (l, layer) in layers.enumerated() {
+                arguments.append(layer.crossAttention.keyProjection.arguments(x: e.baseAddress!, rows: encoderLength, y: projected[2 * l].pointer,
                                                                              bf16Input: .rounded))
-                arguments.append(layer.crossAttention.valueProjection.arguments(x: e.baseAddress!, rows: encoderLength, y: v.pointer,
-                                                                               bf16Input: .rounded))
+                arguments.append(layer.crossAttention.valueProjection.arguments(x: e.baseAddress!, rows: encoderLength,
+                                                                               y: projected[2 * l + 1].pointer, bf16Input: .rounded))
             }
             runLinear(arguments)
         }
+        for (l, layer) in layers.enumerated() {
+            let k = Scratch(encoderLength * hidden), v = Scratch(encoderLength * hidden)
+            layer.crossAttention.storeHeadMajor(projected[2 * l].pointer, rows: encoderLength, into: k.pointer, at: 0, capacity: encoderLength)
+            layer.crossAttention.storeHeadMajor(projected[2 * l + 1].pointer, rows: encoderLength, into: v.pointer, at: 0, capacity: encoderLength)
+            keys.append(k)
+            values.append(v)
+        }
+        withExtendedLifetime(projected) {}
         return Cache(crossKeys: keys, crossValues: values, encoderLength: encoderLength, encoderKeyIsValid: keyIsValid,
                      layers: layers.count, hidden: hidden, capacity: capacity)
     }
@@ -167,12 +174,10 @@ struct SpeechDecoder: Sendable {
                 problems.reserveCapacity(rows)
                 for r in 0..<rows {
                     let cache = caches[r]
-                    let slot = cache.length * hidden
-                    (cache.selfKeys[l].pointer + slot).update(from: k + r * hidden, count: hidden)
-                    (cache.selfValues[l].pointer + slot).update(from: v + r * hidden, count: hidden)
-                    problems.append(MultiHeadAttention.problem(q: q + r * hidden, k: cache.selfKeys[l].pointer,
-                                                               v: cache.selfValues[l].pointer, out: context + r * hidden,
-                                                               queries: 1, keys: cache.length + 1, hidden: hidden))
+                    attention.storeHeadMajor(k + r * hidden, rows: 1, into: cache.selfKeys[l].pointer, at: cache.length, capacity: cache.capacity)
+                    attention.storeHeadMajor(v + r * hidden, rows: 1, into: cache.selfValues[l].pointer, at: cache.length, capacity: cache.capacity)
+                    problems.append(attention.headMajorProblem(q: q + r * hidden, k: cache.selfKeys[l].pointer, v: cache.selfValues[l].pointer,
+                                                               out: context + r * hidden, keys: cache.length + 1, capacity: cache.capacity))
                 }
                 attention.attend(problems: problems)
                 attention.outputProjection.apply(x: context, rows: rows, y: x, residual: x, bf16Input: .split)
@@ -184,9 +189,9 @@ struct SpeechDecoder: Sendable {
                 ck_linear(&crossArguments, 1)
                 problems.removeAll(keepingCapacity: true)
                 for r in 0..<rows {
-                    problems.append(MultiHeadAttention.problem(q: q + r * hidden, k: caches[r].crossKeys[l].pointer,
-                                                               v: caches[r].crossValues[l].pointer, out: context + r * hidden,
-                                                               queries: 1, keys: caches[r].encoderLength, hidden: hidden))
+                    problems.append(cross.headMajorProblem(q: q + r * hidden, k: caches[r].crossKeys[l].pointer, v: caches[r].crossValues[l].pointer,
+                                                           out: context + r * hidden, keys: caches[r].encoderLength,
+                                                           capacity: caches[r].encoderLength))
                 }
                 cross.attend(problems: problems, keyIsValid: caches.map(\.encoderKeyIsValid))
                 cross.outputProjection.apply(x: context, rows: rows, y: x, residual: x, bf16Input: .split)
