@@ -141,7 +141,8 @@ AI A512 void linear_range_impl(const ck_linear_args *a, int n0, int n1, const in
     const void *base = WT == W_F32 ? (const void *)a->weight_f32 : WT == W_BF16 ? (const void *)a->weight_bf16 : (const void *)a->weight_i8;
     const size_t esize = WT == W_F32 ? 4 : WT == W_BF16 ? 2 : 1;
     int first = 0;
-    for (; first + 8 <= a->m; first += 8) rows8_f32(a, first, n0, n1, WT, base, esize);
+    // Eight-row tiles for batched decoder steps only (see linear_range_dp_impl).
+    for (; a->m <= 16 && first + 8 <= a->m; first += 8) rows8_f32(a, first, n0, n1, WT, base, esize);
     for (int j0 = n0; j0 < n1 && first < a->m; j0 += 8) {
         int nr = CK_MIN(8, n1 - j0);
         const void *wr[8], *next[8];
@@ -237,14 +238,16 @@ AI A512BF void rows8_dp(const ck_linear_args *a, const uint16_t *xb, int ldxb, i
             next[j] = nn > 0 ? a->weight_bf16 + (size_t)(j0 + 3 + CK_MIN(j, nn - 1)) * a->ldw : wr[j];
         }
         float out[8][8];
-        tile_dp(8, 3, SPLIT, a->k, xr, wr, ck_prefetch_enabled && nn > 0 && i0 == 0 && a->m <= 16 ? next : NULL, out);
+        tile_dp(8, 3, SPLIT, a->k, xr, wr, ck_prefetch_enabled && nn > 0 && i0 == 0 ? next : NULL, out);
         epilogue(a, i0, 8, j0, nr, out);
     }
 }
 
 AI A512BF void linear_range_dp_impl(const ck_linear_args *a, const uint16_t *xb, int ldxb, int n0, int n1, const int SPLIT) {
     int first = 0;
-    for (; first + 8 <= a->m; first += 8) rows8_dp(a, xb, ldxb, first, n0, n1, SPLIT);
+    // Eight-row tiles pay for batched decoder steps (weights streamed from memory once); with many rows (the
+    // encoder) the weights stay in cache and the smaller tiles are faster.
+    for (; a->m <= 16 && first + 8 <= a->m; first += 8) rows8_dp(a, xb, ldxb, first, n0, n1, SPLIT);
     for (int j0 = n0; j0 < n1 && first < a->m; j0 += 8) {
         int nr = CK_MIN(8, n1 - j0);
         const uint16_t *wr[8], *next[8];
@@ -293,49 +296,87 @@ static A512BF void linear_range_dp(const ck_linear_args *a, const uint16_t *xb, 
 
 // MARK: Attention
 
-/// One head of attention for queries [q0, q1) with AVX-512: sixteen query·key products at a time, reduced
-/// together, and the weighted sum of values kept in registers. Head widths above 128 and the encoder's
-/// relative position bias go to the portable kernel.
-static A512 void attention_head_512(const ck_attention_args *p, int head, int dh, int q0, int q1, float *scores) {
-    if (dh > 128 || p->relative_table) { ck_avx2_attention_head(p, head, dh, q0, q1, scores); return; }
-    const int offset = head * dh, chunks = (dh + 15) / 16;
+/// One head of attention for queries [q0, q1) with AVX-512: four query·key products at a time, reduced
+/// together, the encoder's relative position bias q·table[clamp(i − j) + M] accumulated into the same
+/// products, and the weighted sum of values kept in registers. CH = ceil(head_dim / 16) is a constant so
+/// that the query and the output stay in registers.
+AI A512 void attention_head_chunks(const int CH, const ck_attention_args *p, int head, int dh, int q0, int q1, float *scores) {
+    const int offset = head * dh;
     const size_t kv_offset = p->kv_head_stride ? (size_t)head * (size_t)p->kv_head_stride : (size_t)offset;
     const __mmask16 last = (__mmask16)(dh % 16 ? (1u << (dh % 16)) - 1 : 0xffff);
+    const int m = p->max_distance;
     for (int i = q0; i < q1; i++) {
         const float *q = p->q + (size_t)i * p->ldq + offset;
-        __m512 qv[8];
-        for (int c = 0; c < chunks; c++) qv[c] = _mm512_maskz_loadu_ps(c == chunks - 1 ? last : 0xffff, q + 16 * c);
-        int j = 0;
-        for (; j + 4 <= p->keys; j += 4) {
-            __m512 acc[4];
+        __m512 qv[CH];
+        for (int c = 0; c < CH; c++) qv[c] = _mm512_maskz_loadu_ps(c == CH - 1 ? last : 0xffff, q + 16 * c);
+        for (int j = 0; j < p->keys; j += 4) {
+            const int count = CK_MIN(4, p->keys - j);
+            // Two accumulators per key (even and odd chunks) halve the chain of dependent FMAs.
+            __m512 acc[4], odd[4];
             for (int u = 0; u < 4; u++) {
-                const float *key = p->k + (size_t)(j + u) * p->ldk + kv_offset;
-                acc[u] = _mm512_mul_ps(qv[0], _mm512_maskz_loadu_ps(chunks == 1 ? last : 0xffff, key));
-                for (int c = 1; c < chunks; c++)
-                    acc[u] = _mm512_fmadd_ps(qv[c], _mm512_maskz_loadu_ps(c == chunks - 1 ? last : 0xffff, key + 16 * c), acc[u]);
+                const int key_index = j + CK_MIN(u, count - 1);
+                const float *key = p->k + (size_t)key_index * p->ldk + kv_offset;
+                acc[u] = _mm512_setzero_ps();
+                odd[u] = _mm512_setzero_ps();
+                for (int c = 0; c < CH; c++) {
+                    __m512 product = _mm512_maskz_loadu_ps(c == CH - 1 ? last : 0xffff, key + 16 * c);
+                    if (c % 2) odd[u] = _mm512_fmadd_ps(qv[c], product, odd[u]);
+                    else acc[u] = _mm512_fmadd_ps(qv[c], product, acc[u]);
+                }
+                if (p->relative_table) {
+                    int d = p->query_offset + i - key_index;
+                    const float *row = p->relative_table + (size_t)((d < -m ? -m : (d > m - 1 ? m - 1 : d)) + m) * dh;
+                    for (int c = 0; c < CH; c++) {
+                        __m512 bias = _mm512_maskz_loadu_ps(c == CH - 1 ? last : 0xffff, row + 16 * c);
+                        if (c % 2) odd[u] = _mm512_fmadd_ps(qv[c], bias, odd[u]);
+                        else acc[u] = _mm512_fmadd_ps(qv[c], bias, acc[u]);
+                    }
+                }
+                acc[u] = _mm512_add_ps(acc[u], odd[u]);
             }
-            _mm_storeu_ps(scores + j, reduce4(acc[0], acc[1], acc[2], acc[3]));
-        }
-        for (; j < p->keys; j++) {
-            const float *key = p->k + (size_t)j * p->ldk + kv_offset;
-            __m512 acc = _mm512_setzero_ps();
-            for (int c = 0; c < chunks; c++)
-                acc = _mm512_fmadd_ps(qv[c], _mm512_maskz_loadu_ps(c == chunks - 1 ? last : 0xffff, key + 16 * c), acc);
-            scores[j] = _mm512_reduce_add_ps(acc);
+            float sums[4];
+            _mm_storeu_ps(sums, reduce4(acc[0], acc[1], acc[2], acc[3]));
+            for (int u = 0; u < count; u++) scores[j + u] = sums[u];
         }
         if (p->key_valid)
-            for (j = 0; j < p->keys; j++) if (!p->key_valid[j]) scores[j] += -FLT_MAX;
+            for (int j = 0; j < p->keys; j++) if (!p->key_valid[j]) scores[j] += -FLT_MAX;
         ck_avx2_softmax(scores, p->keys);
-        __m512 out[8];
-        for (int c = 0; c < chunks; c++) out[c] = _mm512_setzero_ps();
-        for (j = 0; j < p->keys; j++) {
+        // Even and odd keys in separate sums, again to halve the dependent chains.
+        __m512 out[CH], other[CH];
+        for (int c = 0; c < CH; c++) out[c] = other[c] = _mm512_setzero_ps();
+        int j = 0;
+        for (; j + 2 <= p->keys; j += 2) {
+            const float *value = p->v + (size_t)j * p->ldv + kv_offset;
+            __m512 weight = _mm512_set1_ps(scores[j]), next = _mm512_set1_ps(scores[j + 1]);
+            for (int c = 0; c < CH; c++) {
+                __mmask16 mask = c == CH - 1 ? last : 0xffff;
+                out[c] = _mm512_fmadd_ps(weight, _mm512_maskz_loadu_ps(mask, value + 16 * c), out[c]);
+                other[c] = _mm512_fmadd_ps(next, _mm512_maskz_loadu_ps(mask, value + p->ldv + 16 * c), other[c]);
+            }
+        }
+        if (j < p->keys) {
             const float *value = p->v + (size_t)j * p->ldv + kv_offset;
             __m512 weight = _mm512_set1_ps(scores[j]);
-            for (int c = 0; c < chunks; c++)
-                out[c] = _mm512_fmadd_ps(weight, _mm512_maskz_loadu_ps(c == chunks - 1 ? last : 0xffff, value + 16 * c), out[c]);
+            for (int c = 0; c < CH; c++)
+                out[c] = _mm512_fmadd_ps(weight, _mm512_maskz_loadu_ps(c == CH - 1 ? last : 0xffff, value + 16 * c), out[c]);
         }
+        for (int c = 0; c < CH; c++) out[c] = _mm512_add_ps(out[c], other[c]);
         float *o = p->out + (size_t)i * p->ldo + offset;
-        for (int c = 0; c < chunks; c++) _mm512_mask_storeu_ps(o + 16 * c, c == chunks - 1 ? last : 0xffff, out[c]);
+        for (int c = 0; c < CH; c++) _mm512_mask_storeu_ps(o + 16 * c, c == CH - 1 ? last : 0xffff, out[c]);
+    }
+}
+
+static A512 void attention_head_512(const ck_attention_args *p, int head, int dh, int q0, int q1, float *scores) {
+    switch ((dh + 15) / 16) {
+    case 1: attention_head_chunks(1, p, head, dh, q0, q1, scores); break;
+    case 2: attention_head_chunks(2, p, head, dh, q0, q1, scores); break;
+    case 3: attention_head_chunks(3, p, head, dh, q0, q1, scores); break;
+    case 4: attention_head_chunks(4, p, head, dh, q0, q1, scores); break;
+    case 5: attention_head_chunks(5, p, head, dh, q0, q1, scores); break;
+    case 6: attention_head_chunks(6, p, head, dh, q0, q1, scores); break;
+    case 7: attention_head_chunks(7, p, head, dh, q0, q1, scores); break;
+    case 8: attention_head_chunks(8, p, head, dh, q0, q1, scores); break;
+    default: ck_avx2_attention_head(p, head, dh, q0, q1, scores); break;   // head widths above 128
     }
 }
 

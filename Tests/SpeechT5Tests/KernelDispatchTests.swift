@@ -58,7 +58,7 @@ final class KernelDispatchTests: XCTestCase {
         func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float.random(in: -1...1, using: &generator) } }
         for level in levels {
             Threading.limitCPULevel(level)
-            for (m, n, k) in [(1, 5, 7), (2, 37, 33), (3, 64, 80), (5, 17, 100), (17, 40, 65), (101, 96, 768)] {
+            for (m, n, k) in [(1, 5, 7), (2, 37, 33), (3, 64, 80), (5, 17, 100), (11, 40, 65), (17, 40, 65), (101, 96, 768)] {
                 for (precision, input) in [(Precision.fp32, BF16Input.float32), (.bf16, .float32), (.bf16, .rounded), (.bf16, .split),
                                            (.int8, .float32)] {
                     let x = random(m * k), w = random(n * k), b = random(n)
