@@ -188,28 +188,19 @@ public final class WeightStore: @unchecked Sendable {
                 return WeightMatrix(rows: rows, columns: columns, viewing: start, owner: file)
             }
             return WeightMatrix(rows: rows, columns: columns, copying: try values(), precision: .fp32)
-        case .int8:
-            let matrix: WeightMatrix
-            if let file, let view = file.float32Pointer(key), let start = view.baseAddress {
-                matrix = WeightMatrix(rows: rows, columns: columns, copying: start, precision: .int8)
-            } else {
-                matrix = WeightMatrix(rows: rows, columns: columns, copying: try values(), precision: .int8)
-            }
-            file?.releasePages(key)
-            return matrix
-        case .bf16:
+        case .bf16, .int8:
             #if _endian(little)
-            if let file, file.entries[key]?.dtype == "BF16", let raw = file.rawBytes(key), let start = raw.baseAddress,
-               UInt(bitPattern: start) % 2 == 0 {
+            if precision == .bf16, let file, file.entries[key]?.dtype == "BF16", let raw = file.rawBytes(key),
+               let start = raw.baseAddress, UInt(bitPattern: start) % 2 == 0 {
                 return WeightMatrix(rows: rows, columns: columns,
                                     viewingBF16: start.assumingMemoryBound(to: UInt16.self), owner: file)
             }
             #endif
             let matrix: WeightMatrix
             if let file, let view = file.float32Pointer(key), let start = view.baseAddress {
-                matrix = WeightMatrix(rows: rows, columns: columns, copying: start, precision: .bf16)
+                matrix = WeightMatrix(rows: rows, columns: columns, copying: start, precision: precision)
             } else {
-                matrix = WeightMatrix(rows: rows, columns: columns, copying: try values(), precision: .bf16)
+                matrix = WeightMatrix(rows: rows, columns: columns, copying: try values(), precision: precision)
             }
             file?.releasePages(key)
             return matrix
