@@ -208,7 +208,11 @@ public final class SpeechSynthesizer: Sendable {
 
     /// Streams the audio of `text` as it is generated. The chunks join into the same waveform as
     /// `synthesize` (within float rounding). Cancelling the consuming task stops generation at the next step.
-    /// - Parameter chunkFrames: frames per chunk after the first (the first is emitted as soon as possible).
+    /// - Parameters:
+    ///   - firstChunkFrames: frames in the first chunk, emitted as soon as they are final.
+    ///   - chunkFrames: the largest chunk. Between the two, each chunk holds at least as many frames as all
+    ///     the chunks before it (8, 8, 16, 32, 64, 64, …), so that a player that started on the first chunk
+    ///     gets the next one before it runs out, even though every chunk waits for its right-hand context.
     public func stream(_ text: String, speaker: [Float], options: SynthesisOptions = .init(),
                        firstChunkFrames: Int = 8, chunkFrames: Int = 64) -> AsyncThrowingStream<AudioChunk, Error> {
         AsyncThrowingStream { continuation in
@@ -297,7 +301,8 @@ final class PieceStream: @unchecked Sendable {
         let chunk = incremental.advance(frames: sequence.frames,
                                         available: sequence.steps * synthesizer.model.config.reductionFactor,
                                         isFinal: sequence.isFinished,
-                                        minimumChunk: emittedAny ? chunkFrames : firstChunkFrames)
+                                        minimumChunk: emittedAny ? min(chunkFrames, max(firstChunkFrames, incremental.emittedFrames))
+                                                                 : firstChunkFrames)
         if !chunk.isEmpty {
             out.append(chunk)
             emittedAny = true

@@ -43,6 +43,29 @@ final class StreamingAndBatchingTests: XCTestCase {
         }
     }
 
+    /// After the first chunk each one holds at least as many frames as all before it (up to the largest
+    /// size), so a player started on the first chunk is not starved by the next one's context wait.
+    func testStreamedChunksGrowUpToTheLargestSize() throws {
+        let (synthesizer, speaker) = try synthesizer("odd")
+        let hop = try XCTUnwrap(synthesizer.vocoder).hopLength, r = synthesizer.model.config.reductionFactor
+        var frames: [Int] = []
+        try synthesizer.generateStreaming("a fine day for a walk by the sea, she said", speaker: speaker, options: options(steps: 6),
+                                          firstChunkFrames: 2, chunkFrames: 16) { frames.append($0.count / hop) }
+        XCTAssertGreaterThanOrEqual(frames.count, 5)
+        var before = 0
+        for (i, count) in frames.enumerated() {
+            if i > 0 && i < frames.count - 1 {
+                // A chunk goes out at the first step that makes enough frames final (a step adds r frames).
+                let minimum = min(16, max(2, before))
+                XCTAssertGreaterThanOrEqual(count, minimum, "chunk \(i) of \(frames)")
+                XCTAssertLessThan(count, minimum + r, "chunk \(i) of \(frames)")
+            }
+            before += count
+        }
+        XCTAssertGreaterThanOrEqual(frames.first ?? 0, 2)
+        XCTAssertTrue(frames.dropLast().contains { $0 >= 16 }, "reaches the largest size: \(frames)")
+    }
+
     func testAsyncStreamYieldsTheSameAudio() async throws {
         let (synthesizer, speaker) = try synthesizer("odd")
         let text = "the long road home"

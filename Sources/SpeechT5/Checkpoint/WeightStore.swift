@@ -36,6 +36,8 @@ public final class WeightStore: @unchecked Sendable {
 
     private let lock = NSLock()
     private var used: Set<String> = []
+    /// Stored keys whose values were copied out (the copy is what the model keeps).
+    private var copied: Set<String> = []
 
     /// Name of the single-file checkpoint in a model directory.
     public static let singleFileName = "model.safetensors"
@@ -163,7 +165,7 @@ public final class WeightStore: @unchecked Sendable {
             throw SpeechT5Error.shapeMismatch(key: key, expected: shape, actual: actual, path: sourcePath)
         }
         let scalars = try values()
-        markUsed(parts)
+        markUsed(parts, copied: true)
         return Tensor(shape: actual, scalars: scalars)
     }
 
@@ -178,13 +180,15 @@ public final class WeightStore: @unchecked Sendable {
         }
         let rows = shape.first ?? 1
         let columns = shape.count <= 1 ? 1 : shape.dropFirst().reduce(1, *)
-        defer { markUsed(parts) }
+        var viewedInPlace = false
+        defer { markUsed(parts, copied: !viewedInPlace) }
         // A safetensors tensor stored as is can be used in place; torch checkpoints, weight-norm pairs and
         // other dtypes are converted once.
         let file = safeTensorsFile(holding: key)
         switch precision {
         case .fp32:
             if let file, let view = file.float32Pointer(key), let start = view.baseAddress {
+                viewedInPlace = true
                 return WeightMatrix(rows: rows, columns: columns, viewing: start, owner: file)
             }
             return WeightMatrix(rows: rows, columns: columns, copying: try values(), precision: .fp32)
@@ -192,6 +196,7 @@ public final class WeightStore: @unchecked Sendable {
             #if _endian(little)
             if precision == .bf16, let file, file.entries[key]?.dtype == "BF16", let raw = file.rawBytes(key),
                let start = raw.baseAddress, UInt(bitPattern: start) % 2 == 0 {
+                viewedInPlace = true
                 return WeightMatrix(rows: rows, columns: columns,
                                     viewingBF16: start.assumingMemoryBound(to: UInt16.self), owner: file)
             }
@@ -227,7 +232,7 @@ public final class WeightStore: @unchecked Sendable {
         guard let value = scalars.first, scalars.count == 1 else {
             throw SpeechT5Error.shapeMismatch(key: key, expected: [], actual: actual, path: sourcePath)
         }
-        markUsed(parts)
+        markUsed(parts, copied: true)
         return value
     }
 
@@ -347,8 +352,19 @@ public final class WeightStore: @unchecked Sendable {
         }
     }
 
-    private func markUsed(_ keys: [String]) {
-        lock.withLock { used.formUnion(keys) }
+    private func markUsed(_ keys: [String], copied wasCopied: Bool = false) {
+        lock.withLock {
+            used.formUnion(keys)
+            if wasCopied { copied.formUnion(keys) }
+        }
+    }
+
+    /// Releases the resident pages of every stored tensor the model does not read in place: those copied
+    /// out (converted, folded, small vectors) and those it ignores. Called once a model is built; pages a
+    /// tensor shares with one still in use stay. Memory only: reading them again remains valid.
+    func releasePagesNotInUse() {
+        let keys = lock.withLock { copied.union(location.keys.filter(Self.isIgnoredKey)) }
+        for key in keys { releasePages(key) }
     }
 
     private static func join(_ directory: String, _ name: String) -> String {

@@ -140,6 +140,7 @@ public struct HiFiGAN: Sendable {
         residualBlocks = blocks
         outputConvolution = try Conv1d(store, "conv_post", in: c.channels(afterUpsample: c.upsampleRates.count - 1),
                                        out: 1, kernel: 7, padding: 3)
+        store.releasePagesNotInUse()
     }
 
     /// Number of samples the vocoder makes from `frames` mel frames (the ConvTranspose length formula).

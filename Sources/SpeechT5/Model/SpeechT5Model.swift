@@ -31,5 +31,6 @@ public struct SpeechT5Model: Sendable {
         decoder = try SpeechDecoder(store, config: config, precision: precision)
         postnet = try PostNet(store, config: config)
         unusedWeights = store.unusedKeys
+        store.releasePagesNotInUse()
     }
 }
