@@ -211,10 +211,11 @@ public final class SpeechSynthesizer: Sendable {
     /// - Parameters:
     ///   - firstChunkFrames: frames in the first chunk, emitted as soon as they are final.
     ///   - chunkFrames: the largest chunk. Between the two, each chunk holds at least as many frames as all
-    ///     the chunks before it (8, 8, 16, 32, 64, 64, …), so that a player that started on the first chunk
-    ///     gets the next one before it runs out, even though every chunk waits for its right-hand context.
+    ///     the chunks before it (8, 8, 16, 32, …, 256, 256, …), so that a player that started on the first
+    ///     chunk gets the next one before it runs out, even though every chunk waits for its right-hand
+    ///     context. Large chunks keep the cost of that context (recomputed on both sides) small.
     public func stream(_ text: String, speaker: [Float], options: SynthesisOptions = .init(),
-                       firstChunkFrames: Int = 8, chunkFrames: Int = 64) -> AsyncThrowingStream<AudioChunk, Error> {
+                       firstChunkFrames: Int = 8, chunkFrames: Int = 256) -> AsyncThrowingStream<AudioChunk, Error> {
         AsyncThrowingStream { continuation in
             let cancelled = CancellationFlag()
             continuation.onTermination = { _ in cancelled.set() }
@@ -237,7 +238,7 @@ public final class SpeechSynthesizer: Sendable {
 
     /// The synchronous core of `stream`: calls `emit` with each chunk, in order, on the calling thread.
     public func generateStreaming(_ text: String, speaker: [Float], options: SynthesisOptions = .init(),
-                                  firstChunkFrames: Int = 8, chunkFrames: Int = 64,
+                                  firstChunkFrames: Int = 8, chunkFrames: Int = 256,
                                   isCancelled: () -> Bool = { false }, emit: ([Float]) -> Void) throws {
         let stream = try PieceStream(synthesizer: self, text: text, speaker: speaker, options: options,
                                      firstChunkFrames: firstChunkFrames, chunkFrames: chunkFrames)

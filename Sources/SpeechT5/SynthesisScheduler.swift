@@ -62,7 +62,7 @@ public final class SynthesisScheduler: @unchecked Sendable {
     public let maxBatch: Int
     /// Most requests waiting to join; more are refused with `Refusal.queueFull`.
     public let maxQueue: Int
-    /// Frames per chunk after a request's first chunk.
+    /// The largest chunk; chunks grow to it from the first (see ``SpeechSynthesizer/stream``).
     public let chunkFrames: Int
     /// Frames of a request's first chunk (small, for a short time to first audio).
     public let firstChunkFrames: Int
@@ -75,7 +75,7 @@ public final class SynthesisScheduler: @unchecked Sendable {
 
     /// Starts the worker thread.
     public init(synthesizer: SpeechSynthesizer, maxBatch: Int = 16, maxQueue: Int = 64,
-                firstChunkFrames: Int = 8, chunkFrames: Int = 64) {
+                firstChunkFrames: Int = 8, chunkFrames: Int = 256) {
         self.synthesizer = synthesizer
         self.maxBatch = max(1, maxBatch)
         self.maxQueue = max(0, maxQueue)
