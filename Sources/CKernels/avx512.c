@@ -4,7 +4,6 @@
 #if CK_X86
 #include <immintrin.h>
 #include <string.h>
-#include <stdlib.h>
 #include <float.h>
 
 #define A512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,bmi,bmi2")))
@@ -50,6 +49,16 @@ AI A512 __m512 widen_i8(__m128i b) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_ep
 
 enum { W_F32 = 0, W_BF16 = 1, W_I8 = 2 };
 
+/// Bytes per weight of type WT.
+AI int weight_bytes(const int WT) { return WT == W_F32 ? 4 : WT == W_BF16 ? 2 : 1; }
+
+/// Row j of a layer's weights of type WT.
+AI const void *weight_row(const ck_linear_args *a, const int WT, int j) {
+    const char *base = WT == W_F32 ? (const char *)a->weight_f32 : WT == W_BF16 ? (const char *)a->weight_bf16
+                                                                              : (const char *)a->weight_i8;
+    return base + (size_t)j * (size_t)a->ldw * (size_t)weight_bytes(WT);
+}
+
 /// 16 weights of row `row` from column kk: fp32, bf16 or int8, widened to fp32; `mask` for a short tail.
 AI A512 __m512 load_weights(const int WT, const void *row, int kk, int tail, __mmask16 mask) {
     switch (WT) {
@@ -66,7 +75,7 @@ AI A512 __m512 load_weights(const int WT, const void *row, int kk, int tail, __m
 /// out[i][j] = Σ_k x_i[k]·w_j[k], MR rows of x, NR (4 or 8) rows of w of type WT (W_*).
 AI A512 void tile_f32(const int MR, const int NR, const int WT, int k, const float *const *xr,
                       const void *const *wr, const void *const *prefetch, float out[8][8]) {
-    const int esize = WT == W_F32 ? 4 : WT == W_BF16 ? 2 : 1;
+    const int esize = weight_bytes(WT);
     __m512 acc[8][8];
     for (int i = 0; i < MR; i++) for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
     int kk = 0;
@@ -122,15 +131,15 @@ static void post_activation(const ck_linear_args *a, int n0, int n1) {
 
 /// Rows [i0, i0 + 8) against three weight rows at a time: each weight is loaded once for all eight rows,
 /// in a single pass (a batch of decoder steps is compute-bound on the smaller tiles' reloads).
-AI A512 void rows8_f32(const ck_linear_args *a, int i0, int n0, int n1, const int WT, const void *base, size_t esize) {
+AI A512 void rows8_f32(const ck_linear_args *a, int i0, int n0, int n1, const int WT) {
     const float *xr[8];
     for (int i = 0; i < 8; i++) xr[i] = a->x + (size_t)(i0 + i) * a->ldx;
     for (int j0 = n0; j0 < n1; j0 += 3) {
         int nr = CK_MIN(3, n1 - j0), nn = CK_MIN(3, n1 - (j0 + 3));
         const void *wr[3], *next[3];
         for (int j = 0; j < 3; j++) {
-            wr[j] = (const char *)base + (size_t)(j0 + CK_MIN(j, nr - 1)) * a->ldw * esize;
-            next[j] = nn > 0 ? (const char *)base + (size_t)(j0 + 3 + CK_MIN(j, nn - 1)) * a->ldw * esize : wr[j];
+            wr[j] = weight_row(a, WT, j0 + CK_MIN(j, nr - 1));
+            next[j] = nn > 0 ? weight_row(a, WT, j0 + 3 + CK_MIN(j, nn - 1)) : wr[j];
         }
         float out[8][8];
         tile_f32(8, 3, WT, a->k, xr, wr, ck_prefetch_enabled && nn > 0 && i0 == 0 ? next : NULL, out);
@@ -139,18 +148,16 @@ AI A512 void rows8_f32(const ck_linear_args *a, int i0, int n0, int n1, const in
 }
 
 AI A512 void linear_range_impl(const ck_linear_args *a, int n0, int n1, const int WT) {
-    const void *base = WT == W_F32 ? (const void *)a->weight_f32 : WT == W_BF16 ? (const void *)a->weight_bf16 : (const void *)a->weight_i8;
-    const size_t esize = WT == W_F32 ? 4 : WT == W_BF16 ? 2 : 1;
     int first = 0;
     // Eight-row tiles for batched decoder steps only (see linear_range_dp_impl).
-    for (; a->m <= 16 && first + 8 <= a->m; first += 8) rows8_f32(a, first, n0, n1, WT, base, esize);
+    for (; a->m <= 16 && first + 8 <= a->m; first += 8) rows8_f32(a, first, n0, n1, WT);
     for (int j0 = n0; j0 < n1 && first < a->m; j0 += 8) {
         int nr = CK_MIN(8, n1 - j0);
         const void *wr[8], *next[8];
         int nn = CK_MIN(8, n1 - (j0 + 8));
         for (int j = 0; j < 8; j++) {
-            wr[j] = (const char *)base + (size_t)(j0 + CK_MIN(j, nr - 1)) * a->ldw * esize;
-            next[j] = nn > 0 ? (const char *)base + (size_t)(j0 + 8 + CK_MIN(j, nn - 1)) * a->ldw * esize : wr[j];
+            wr[j] = weight_row(a, WT, j0 + CK_MIN(j, nr - 1));
+            next[j] = nn > 0 ? weight_row(a, WT, j0 + 8 + CK_MIN(j, nn - 1)) : wr[j];
         }
         const int use_prefetch = ck_prefetch_enabled && nn > 0 && first == 0;
         int i0 = first;
@@ -305,7 +312,6 @@ AI A512 void attention_head_chunks(const int CH, const ck_attention_args *p, int
     const int offset = head * dh;
     const size_t kv_offset = p->kv_head_stride ? (size_t)head * (size_t)p->kv_head_stride : (size_t)offset;
     const __mmask16 last = (__mmask16)(dh % 16 ? (1u << (dh % 16)) - 1 : 0xffff);
-    const int m = p->max_distance;
     for (int i = q0; i < q1; i++) {
         const float *q = p->q + (size_t)i * p->ldq + offset;
         __m512 qv[CH];
@@ -325,8 +331,7 @@ AI A512 void attention_head_chunks(const int CH, const ck_attention_args *p, int
                     else acc[u] = _mm512_fmadd_ps(qv[c], product, acc[u]);
                 }
                 if (p->relative_table) {
-                    int d = p->query_offset + i - key_index;
-                    const float *row = p->relative_table + (size_t)((d < -m ? -m : (d > m - 1 ? m - 1 : d)) + m) * dh;
+                    const float *row = p->relative_table + (size_t)ck_relative_row(p->query_offset + i - key_index, p->max_distance) * dh;
                     for (int c = 0; c < CH; c++) {
                         __m512 bias = _mm512_maskz_loadu_ps(c == CH - 1 ? last : 0xffff, row + 16 * c);
                         if (c % 2) odd[u] = _mm512_fmadd_ps(qv[c], bias, odd[u]);

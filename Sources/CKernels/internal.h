@@ -52,6 +52,12 @@ static inline size_t ck_conv_pack_index(int o, int cp, int j, int pairs, int tap
     return (((size_t)o * pairs + cp) * taps + j) * 2;
 }
 
+/// Row of the relative position table for query index minus key index `d`: clamp(d, −M, M − 1) + M (the
+/// reference's asymmetric clamp).
+static inline int ck_relative_row(int d, int max_distance) {
+    return (d < -max_distance ? -max_distance : (d > max_distance - 1 ? max_distance - 1 : d)) + max_distance;
+}
+
 #define CK_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define CK_MAX(a, b) ((a) > (b) ? (a) : (b))
 

@@ -12,9 +12,9 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
     /// memory-mapped, with no copy.
     case fp32
     /// Weights converted once to bfloat16 at load (half the memory traffic); products accumulate in
-    /// float32. Activations stay float32 in the decoder; large products (encoder, vocoder) use bf16
-    /// activations with AVX512-BF16 `vdpbf16ps` where the CPU has it, and float32 arithmetic on the same
-    /// bf16 weights elsewhere.
+    /// float32. With AVX512-BF16 (`vdpbf16ps`), the decoder step splits each activation into two bf16
+    /// halves (16 significant bits) and large products (encoder, vocoder) round activations to bf16; CPUs
+    /// without it widen the bf16 weights to float32.
     case bf16
     /// As `.bf16`, except the speech decoder's weights, which every decoder step reads again: those are
     /// int8 with one float32 scale per output row (symmetric, `max|w|/127`), multiplied with float32
@@ -26,80 +26,77 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
     var computeBound: Precision { self == .int8 ? .bf16 : self }
 }
 
-/// A weight matrix `[rows, columns]`, row-major, in float32 or bfloat16: either a view into a
+/// A weight matrix `[rows, columns]`, row-major, in float32, bfloat16 or int8: either a view into a
 /// memory-mapped checkpoint (kept alive by `owner`) or memory of its own.
 final class WeightMatrix: @unchecked Sendable {
     let rows: Int
     let columns: Int
-    /// float32 elements (nil in bf16 precision).
-    let f32: UnsafePointer<Float>?
-    /// bfloat16 bits (nil in fp32 precision).
-    let bf16: UnsafePointer<UInt16>?
-    /// int8 values, `w[r, c] = int8[r, c] · rowScales[r]` (int8 precision only).
-    let int8: UnsafePointer<Int8>?
-    let rowScales: UnsafePointer<Float>?
+    /// Where the elements are and in which type.
+    enum Elements {
+        case f32(UnsafePointer<Float>)
+        case bf16(UnsafePointer<UInt16>)
+        /// `w[r, c] = values[r, c] · rowScales[r]`.
+        case int8(UnsafePointer<Int8>, rowScales: UnsafePointer<Float>)
+    }
+
+    let elements: Elements
     /// Keeps the memory alive: the mapped file, or the block of ``WeightMemory`` holding the copy.
     private let owner: AnyObject
 
-    var precision: Precision { bf16 != nil ? .bf16 : int8 != nil ? .int8 : .fp32 }
+    /// float32 elements (nil in the other precisions).
+    var f32: UnsafePointer<Float>? { if case .f32(let p) = elements { return p } else { return nil } }
+    /// bfloat16 bits (nil in the other precisions).
+    var bf16: UnsafePointer<UInt16>? { if case .bf16(let p) = elements { return p } else { return nil } }
+    /// int8 values (nil in the other precisions); `rowScales` holds their scales.
+    var int8: UnsafePointer<Int8>? { if case .int8(let p, _) = elements { return p } else { return nil } }
+    var rowScales: UnsafePointer<Float>? { if case .int8(_, let s) = elements { return s } else { return nil } }
+
+    var precision: Precision {
+        switch elements {
+        case .f32: return .fp32
+        case .bf16: return .bf16
+        case .int8: return .int8
+        }
+    }
     var count: Int { rows * columns }
 
-    /// A view of float32 memory owned by `owner`.
-    init(rows: Int, columns: Int, viewing pointer: UnsafePointer<Float>, owner: AnyObject) {
+    private init(rows: Int, columns: Int, elements: Elements, owner: AnyObject) {
         self.rows = rows
         self.columns = columns
-        f32 = pointer
-        bf16 = nil
-        int8 = nil
-        rowScales = nil
+        self.elements = elements
         self.owner = owner
+    }
+
+    /// A view of float32 memory owned by `owner`.
+    convenience init(rows: Int, columns: Int, viewing pointer: UnsafePointer<Float>, owner: AnyObject) {
+        self.init(rows: rows, columns: columns, elements: .f32(pointer), owner: owner)
     }
 
     /// A view of bfloat16 memory owned by `owner`.
-    init(rows: Int, columns: Int, viewingBF16 pointer: UnsafePointer<UInt16>, owner: AnyObject) {
-        self.rows = rows
-        self.columns = columns
-        f32 = nil
-        bf16 = pointer
-        int8 = nil
-        rowScales = nil
-        self.owner = owner
+    convenience init(rows: Int, columns: Int, viewingBF16 pointer: UnsafePointer<UInt16>, owner: AnyObject) {
+        self.init(rows: rows, columns: columns, elements: .bf16(pointer), owner: owner)
     }
 
-    /// A copy of `values` in `precision` (bf16: rounded to nearest even).
-    init(rows: Int, columns: Int, copying values: UnsafePointer<Float>, precision: Precision) {
-        self.rows = rows
-        self.columns = columns
+    /// A copy of `values` in `precision` (bf16: rounded to nearest even; int8: see ``Precision/int8``).
+    convenience init(rows: Int, columns: Int, copying values: UnsafePointer<Float>, precision: Precision) {
         let count = rows * columns
         switch precision {
         case .fp32:
             let (memory, block) = WeightMemory.shared.allocate(bytes: max(count, 1) * 4)
             let p = memory.bindMemory(to: Float.self, capacity: max(count, 1))
             p.update(from: values, count: count)
-            f32 = UnsafePointer(p)
-            bf16 = nil
-            int8 = nil
-            rowScales = nil
-            owner = block
+            self.init(rows: rows, columns: columns, elements: .f32(p), owner: block)
         case .bf16:
             let (memory, block) = WeightMemory.shared.allocate(bytes: max(count, 1) * 2)
             let p = memory.bindMemory(to: UInt16.self, capacity: max(count, 1))
             ck_convert_f32_to_bf16(values, p, count)
-            f32 = nil
-            bf16 = UnsafePointer(p)
-            int8 = nil
-            rowScales = nil
-            owner = block
+            self.init(rows: rows, columns: columns, elements: .bf16(p), owner: block)
         case .int8:
             let (memory, block) = WeightMemory.shared.allocate(bytes: max(rows, 1) * 4 + max(count, 1))
             let scales = memory.bindMemory(to: Float.self, capacity: max(rows, 1))
             let q = (memory + max(rows, 1) * 4).bindMemory(to: Int8.self, capacity: max(count, 1))
             ck_quantize_rows_i8(values, Int32(rows), Int32(columns), q, scales)
-            f32 = nil
-            bf16 = nil
-            int8 = UnsafePointer(q)
-            rowScales = UnsafePointer(scales)
-            owner = block
+            self.init(rows: rows, columns: columns, elements: .int8(q, rowScales: scales), owner: block)
         }
     }
 
@@ -111,13 +108,15 @@ final class WeightMatrix: @unchecked Sendable {
 
     /// The elements as float32 (bf16 widened exactly, int8 times its row scale).
     func floats() -> [Float] {
-        if let f32 { return Array(UnsafeBufferPointer(start: f32, count: count)) }
         var out = [Float](repeating: 0, count: count)
-        if let bf16 {
-            out.withUnsafeMutableBufferPointer { ck_convert_bf16_to_f32(bf16, $0.baseAddress!, count) }
-        } else if let int8, let rowScales {
+        switch elements {
+        case .f32(let p):
+            return Array(UnsafeBufferPointer(start: p, count: count))
+        case .bf16(let p):
+            out.withUnsafeMutableBufferPointer { ck_convert_bf16_to_f32(p, $0.baseAddress!, count) }
+        case .int8(let q, let scales):
             for r in 0..<rows {
-                for c in 0..<columns { out[r * columns + c] = Float(int8[r * columns + c]) * rowScales[r] }
+                for c in 0..<columns { out[r * columns + c] = Float(q[r * columns + c]) * scales[r] }
             }
         }
         return out
