@@ -308,7 +308,12 @@ static A512BF void linear_range_dp(const ck_linear_args *a, const uint16_t *xb, 
 /// together, the encoder's relative position bias q·table[clamp(i − j) + M] accumulated into the same
 /// products, and the weighted sum of values kept in registers. CH = ceil(head_dim / 16) is a constant so
 /// that the query and the output stay in registers.
-AI A512 void attention_head_chunks(const int CH, const ck_attention_args *p, int head, int dh, int q0, int q1, float *scores) {
+AI A512 __m512 load_kv(const int BF, const float *f, const uint16_t *h, size_t at, __mmask16 mask) {
+    return BF ? widen_bf16(_mm256_maskz_loadu_epi16(mask, h + at)) : _mm512_maskz_loadu_ps(mask, f + at);
+}
+
+AI A512 void attention_head_chunks(const int CH, const int BF, const ck_attention_args *p, int head, int dh, int q0, int q1,
+                                   float *scores) {
     const int offset = head * dh;
     const size_t kv_offset = p->kv_head_stride ? (size_t)head * (size_t)p->kv_head_stride : (size_t)offset;
     const __mmask16 last = (__mmask16)(dh % 16 ? (1u << (dh % 16)) - 1 : 0xffff);
@@ -322,11 +327,11 @@ AI A512 void attention_head_chunks(const int CH, const ck_attention_args *p, int
             __m512 acc[4], odd[4];
             for (int u = 0; u < 4; u++) {
                 const int key_index = j + CK_MIN(u, count - 1);
-                const float *key = p->k + (size_t)key_index * p->ldk + kv_offset;
+                const size_t key = (size_t)key_index * p->ldk + kv_offset;
                 acc[u] = _mm512_setzero_ps();
                 odd[u] = _mm512_setzero_ps();
                 for (int c = 0; c < CH; c++) {
-                    __m512 product = _mm512_maskz_loadu_ps(c == CH - 1 ? last : 0xffff, key + 16 * c);
+                    __m512 product = load_kv(BF, p->k, p->k16, key + 16 * c, c == CH - 1 ? last : 0xffff);
                     if (c % 2) odd[u] = _mm512_fmadd_ps(qv[c], product, odd[u]);
                     else acc[u] = _mm512_fmadd_ps(qv[c], product, acc[u]);
                 }
@@ -352,19 +357,19 @@ AI A512 void attention_head_chunks(const int CH, const ck_attention_args *p, int
         for (int c = 0; c < CH; c++) out[c] = other[c] = _mm512_setzero_ps();
         int j = 0;
         for (; j + 2 <= p->keys; j += 2) {
-            const float *value = p->v + (size_t)j * p->ldv + kv_offset;
+            const size_t value = (size_t)j * p->ldv + kv_offset;
             __m512 weight = _mm512_set1_ps(scores[j]), next = _mm512_set1_ps(scores[j + 1]);
             for (int c = 0; c < CH; c++) {
                 __mmask16 mask = c == CH - 1 ? last : 0xffff;
-                out[c] = _mm512_fmadd_ps(weight, _mm512_maskz_loadu_ps(mask, value + 16 * c), out[c]);
-                other[c] = _mm512_fmadd_ps(next, _mm512_maskz_loadu_ps(mask, value + p->ldv + 16 * c), other[c]);
+                out[c] = _mm512_fmadd_ps(weight, load_kv(BF, p->v, p->v16, value + 16 * c, mask), out[c]);
+                other[c] = _mm512_fmadd_ps(next, load_kv(BF, p->v, p->v16, value + p->ldv + 16 * c, mask), other[c]);
             }
         }
         if (j < p->keys) {
-            const float *value = p->v + (size_t)j * p->ldv + kv_offset;
+            const size_t value = (size_t)j * p->ldv + kv_offset;
             __m512 weight = _mm512_set1_ps(scores[j]);
             for (int c = 0; c < CH; c++)
-                out[c] = _mm512_fmadd_ps(weight, _mm512_maskz_loadu_ps(c == CH - 1 ? last : 0xffff, value + 16 * c), out[c]);
+                out[c] = _mm512_fmadd_ps(weight, load_kv(BF, p->v, p->v16, value + 16 * c, c == CH - 1 ? last : 0xffff), out[c]);
         }
         for (int c = 0; c < CH; c++) out[c] = _mm512_add_ps(out[c], other[c]);
         float *o = p->out + (size_t)i * p->ldo + offset;
@@ -373,17 +378,20 @@ AI A512 void attention_head_chunks(const int CH, const ck_attention_args *p, int
 }
 
 static A512 void attention_head_512(const ck_attention_args *p, int head, int dh, int q0, int q1, float *scores) {
-    switch ((dh + 15) / 16) {
-    case 1: attention_head_chunks(1, p, head, dh, q0, q1, scores); break;
-    case 2: attention_head_chunks(2, p, head, dh, q0, q1, scores); break;
-    case 3: attention_head_chunks(3, p, head, dh, q0, q1, scores); break;
-    case 4: attention_head_chunks(4, p, head, dh, q0, q1, scores); break;
-    case 5: attention_head_chunks(5, p, head, dh, q0, q1, scores); break;
-    case 6: attention_head_chunks(6, p, head, dh, q0, q1, scores); break;
-    case 7: attention_head_chunks(7, p, head, dh, q0, q1, scores); break;
-    case 8: attention_head_chunks(8, p, head, dh, q0, q1, scores); break;
-    default: ck_avx2_attention_head(p, head, dh, q0, q1, scores); break;   // head widths above 128
+#define CK_HEAD_CASES(BF) \
+    switch ((dh + 15) / 16) { \
+    case 1: attention_head_chunks(1, BF, p, head, dh, q0, q1, scores); break; \
+    case 2: attention_head_chunks(2, BF, p, head, dh, q0, q1, scores); break; \
+    case 3: attention_head_chunks(3, BF, p, head, dh, q0, q1, scores); break; \
+    case 4: attention_head_chunks(4, BF, p, head, dh, q0, q1, scores); break; \
+    case 5: attention_head_chunks(5, BF, p, head, dh, q0, q1, scores); break; \
+    case 6: attention_head_chunks(6, BF, p, head, dh, q0, q1, scores); break; \
+    case 7: attention_head_chunks(7, BF, p, head, dh, q0, q1, scores); break; \
+    case 8: attention_head_chunks(8, BF, p, head, dh, q0, q1, scores); break; \
+    default: ck_avx2_attention_head(p, head, dh, q0, q1, scores); break;   /* head widths above 128 */ \
     }
+    if (p->k16) CK_HEAD_CASES(1) else CK_HEAD_CASES(0)
+#undef CK_HEAD_CASES
 }
 
 // MARK: Direct convolution, fp32

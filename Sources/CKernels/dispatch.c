@@ -144,7 +144,7 @@ static void attention_task(void *context, int task, int thread) {
     int blocks = (problem->queries + job->block - 1) / job->block;
     int head = local / blocks, block = local % blocks;
     int q0 = block * job->block, q1 = CK_MIN(problem->queries, q0 + job->block);
-    float *scratch = ck_scratch(0, (size_t)problem->keys * sizeof(float) + 64);
+    float *scratch = ck_scratch(0, ((size_t)problem->keys + (size_t)job->head_dim) * sizeof(float) + 64);
     job->kernels->attention_head(problem, head, job->head_dim, q0, q1, scratch);
 }
 

@@ -24,7 +24,7 @@ typedef struct {
                        const float *gamma, const float *beta, float eps);
     void (*softmax)(float *x, int count);
     void (*leaky_relu)(float *x, size_t count, float slope);
-    /// Queries [q0, q1) of head `head`; `scratch` holds at least `keys` floats.
+    /// Queries [q0, q1) of head `head`; `scratch` holds at least `keys + head_dim` floats.
     void (*attention_head)(const ck_attention_args *p, int head, int head_dim, int q0, int q1, float *scratch);
     /// Output channels [o0, o1) and positions [t0, t1) of a convolution.
     void (*conv_range)(const ck_conv_args *a, int o0, int o1, int t0, int t1);

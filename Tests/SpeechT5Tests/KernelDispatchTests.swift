@@ -90,6 +90,58 @@ final class KernelDispatchTests: XCTestCase {
         }
     }
 
+    /// Decoder attention over head-major caches, float32 and bf16, against float64 over the values the cache
+    /// holds (bf16-rounded for a bf16 cache), on every level; odd head widths (masked vectors, the >128 fallback)
+    /// and key masks included.
+    func testHeadMajorAttentionOnEveryLevel() {
+        var generator = SystemRandomNumberGenerator()
+        func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float.random(in: -2...2, using: &generator) } }
+        for level in levels {
+            Threading.limitCPULevel(level)
+            for (heads, headDim) in [(2, 20), (12, 64), (1, 144)] {
+                let hidden = heads * headDim
+                for keys in [1, 7, 33] {
+                    for bf16 in [false, true] {
+                        let capacity = keys + 3
+                        let k = random(keys * hidden), v = random(keys * hidden), q = random(hidden)
+                        let mask = (0..<keys).map { UInt8($0 % 5 == 3 ? 0 : 1) }
+                        let keyCache = HeadMajorCache(heads: heads, headDim: headDim, capacity: capacity, bf16: bf16)
+                        let valueCache = HeadMajorCache(heads: heads, headDim: headDim, capacity: capacity, bf16: bf16)
+                        k.withUnsafeBufferPointer { keyCache.store($0.baseAddress!, rows: keys, at: 0) }
+                        v.withUnsafeBufferPointer { valueCache.store($0.baseAddress!, rows: keys, at: 0) }
+                        func held(_ x: Float) -> Double { bf16 ? Double(Float(bitPattern: UInt32(ck_float_to_bf16(x)) << 16)) : Double(x) }
+                        var out = [Float](repeating: 0, count: hidden)
+                        q.withUnsafeBufferPointer { qp in
+                            out.withUnsafeMutableBufferPointer { op in
+                                mask.withUnsafeBufferPointer { mp in
+                                    var problem = HeadMajorCache.problem(q: qp.baseAddress!, keys: keyCache, values: valueCache,
+                                                                         out: op.baseAddress!, count: keys)
+                                    problem.key_valid = mp.baseAddress
+                                    ck_attention(&problem, 1, Int32(heads), Int32(headDim))
+                                }
+                            }
+                        }
+                        var worst = 0.0
+                        for h in 0..<heads {
+                            let scores = (0..<keys).map { j -> Double in
+                                guard mask[j] != 0 else { return -.infinity }
+                                return (0..<headDim).reduce(0.0) { $0 + Double(q[h * headDim + $1]) * held(k[j * hidden + h * headDim + $1]) }
+                            }
+                            let top = scores.max() ?? 0
+                            let weights = scores.map { exp($0 - top) }
+                            let total = weights.reduce(0, +)
+                            for d in 0..<headDim {
+                                let expected = (0..<keys).reduce(0.0) { $0 + weights[$1] / total * held(v[$1 * hidden + h * headDim + d]) }
+                                worst = max(worst, abs(expected - Double(out[h * headDim + d])))
+                            }
+                        }
+                        XCTAssertLessThanOrEqual(worst, 2e-5, "\(level.name) heads \(heads)×\(headDim) keys \(keys) bf16 \(bf16)")
+                    }
+                }
+            }
+        }
+    }
+
     /// The vocoder's residual blocks and last convolution run in time tiles with a halo; tiny tiles must give
     /// the same waveform as one tile over the whole sequence.
     func testTiledVocoderEqualsUntiled() throws {

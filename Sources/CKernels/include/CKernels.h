@@ -143,6 +143,9 @@ typedef struct {
     /// they start at k + h·kv_head_stride and v + h·kv_head_stride, rows ldk and ldv apart: a head-major
     /// cache, which each head streams contiguously.
     long kv_head_stride;
+    /// Non-NULL: the keys and values are these bf16 arrays (same layout and strides), and k and v are
+    /// ignored. Halves the cache traffic of a decoder step.
+    const uint16_t *k16, *v16;
 } ck_attention_args;
 
 /// Runs several independent attention problems (e.g. one per batch row) over the pool.

@@ -51,29 +51,12 @@ struct MultiHeadAttention: Sendable {
         ck_attention_args(q: q, ldq: Int32(hidden), k: k, ldk: Int32(hidden), v: v, ldv: Int32(hidden),
                           out: out, ldo: Int32(hidden), queries: Int32(queries), keys: Int32(keys),
                           query_offset: Int32(queryOffset), key_valid: nil, relative_table: nil, max_distance: 0,
-                          kv_head_stride: 0)
+                          kv_head_stride: 0, k16: nil, v16: nil)
     }
 
-    /// One query row `q [hidden]` over `keys` positions of a head-major cache: head h's keys are the rows
-    /// `k + h·capacity·headDim + j·headDim` (values likewise), so each head reads one contiguous block.
-    func headMajorProblem(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
-                          keys: Int, capacity: Int) -> ck_attention_args {
-        var problem = Self.problem(q: q, k: k, v: v, out: out, queries: 1, keys: keys, hidden: hidden)
-        problem.ldk = Int32(headDim)
-        problem.ldv = Int32(headDim)
-        problem.kv_head_stride = capacity * headDim
-        return problem
-    }
-
-    /// Copies `rows` rows `[rows, hidden]` into a head-major cache of `capacity` positions from position
-    /// `start` on (see ``headMajorProblem``).
-    func storeHeadMajor(_ source: UnsafePointer<Float>, rows: Int, into cache: UnsafeMutablePointer<Float>, at start: Int, capacity: Int) {
-        for h in 0..<heads {
-            let head = cache + h * capacity * headDim
-            for r in 0..<rows {
-                (head + (start + r) * headDim).update(from: source + r * hidden + h * headDim, count: headDim)
-            }
-        }
+    /// A head-major cache of `capacity` positions for this layer's keys or values.
+    func makeCache(capacity: Int, bf16: Bool) -> HeadMajorCache {
+        HeadMajorCache(heads: heads, headDim: headDim, capacity: capacity, bf16: bf16)
     }
 
     /// Runs attention problems (already scaled queries) over the thread pool; `keyIsValid[i]` is the key
@@ -102,6 +85,63 @@ struct MultiHeadAttention: Sendable {
         }
         run(0)
         withExtendedLifetime(relativeBias) {}
+    }
+}
+
+/// Keys or values of one attention layer, head-major: head h's rows are `h·capacity·headDim + j·headDim`, so
+/// each head streams one contiguous block. Stored in float32, or in bf16 (half the memory traffic of a
+/// decoder step; the reduced precisions use it). Only the pages written become resident memory.
+final class HeadMajorCache: @unchecked Sendable {
+    let heads: Int
+    let headDim: Int
+    let capacity: Int
+    private let storage: Scratch
+    /// The float32 storage, or nil when the cache holds bf16.
+    let float32: UnsafeMutablePointer<Float>?
+    /// The bf16 storage, or nil when the cache holds float32.
+    let bf16: UnsafeMutablePointer<UInt16>?
+
+    init(heads: Int, headDim: Int, capacity: Int, bf16: Bool) {
+        self.heads = heads
+        self.headDim = headDim
+        self.capacity = capacity
+        let count = heads * capacity * headDim
+        storage = Scratch(bf16 ? (count + 1) / 2 : count)
+        float32 = bf16 ? nil : storage.pointer
+        self.bf16 = bf16 ? UnsafeMutableRawPointer(storage.pointer).bindMemory(to: UInt16.self, capacity: count) : nil
+    }
+
+    /// The attention problem of one query row `q [heads·headDim]` over the first `count` positions of `keys`
+    /// and `values`.
+    static func problem(q: UnsafePointer<Float>, keys: HeadMajorCache, values: HeadMajorCache, out: UnsafeMutablePointer<Float>,
+                        count: Int) -> ck_attention_args {
+        let hidden = keys.heads * keys.headDim
+        var problem = MultiHeadAttention.problem(q: q, k: keys.float32.map { UnsafePointer($0) } ?? q,
+                                                 v: values.float32.map { UnsafePointer($0) } ?? q, out: out, queries: 1,
+                                                 keys: count, hidden: hidden)
+        problem.ldk = Int32(keys.headDim)
+        problem.ldv = Int32(keys.headDim)
+        problem.kv_head_stride = keys.capacity * keys.headDim
+        problem.k16 = keys.bf16.map { UnsafePointer($0) }
+        problem.v16 = values.bf16.map { UnsafePointer($0) }
+        return problem
+    }
+
+    /// Writes `rows` rows of `source [rows, heads·headDim]` at positions `start…`.
+    func store(_ source: UnsafePointer<Float>, rows: Int, at start: Int) {
+        let hidden = heads * headDim
+        for h in 0..<heads {
+            for r in 0..<rows {
+                let at = (h * capacity + start + r) * headDim
+                let row = source + r * hidden + h * headDim
+                if let float32 {
+                    (float32 + at).update(from: row, count: headDim)
+                } else if let bf16 {
+                    ck_convert_f32_to_bf16(row, bf16 + at, headDim)
+                }
+            }
+        }
+        withExtendedLifetime(storage) {}
     }
 }
 

@@ -82,8 +82,11 @@ struct SpeechDecoder: Sendable {
     let layers: [Layer]
     let hidden: Int
     let innerDim: Int
+    /// Keys and values cached in bf16 (the reduced precisions) instead of float32.
+    let cachesBF16: Bool
 
     init(_ store: WeightStore, config c: SpeechT5Config, precision: Precision = .fp32) throws {
+        cachesBF16 = precision != .fp32
         let activation = Activation(configName: c.hiddenAct) ?? .geluErf
         hidden = c.hiddenSize
         innerDim = c.decoderFfnDim
@@ -102,34 +105,33 @@ struct SpeechDecoder: Sendable {
     }
 
     /// Per-row state: the encoder's keys and values (projected once) and the growing self-attention
-    /// cache, all head-major (`[heads, positions, headDim]`, see ``MultiHeadAttention/headMajorProblem``) so
-    /// that each head streams its keys and values contiguously. The self-attention cache is reserved for
-    /// `capacity` positions but only the pages written become resident memory.
+    /// cache, all head-major (``HeadMajorCache``), bf16 in the reduced precisions. The self-attention cache
+    /// is reserved for `capacity` positions but only the pages written become resident memory.
     final class Cache: @unchecked Sendable {
-        let crossKeys: [Scratch]       // per layer, [heads, encoderLength, headDim]
-        let crossValues: [Scratch]
+        let crossKeys: [HeadMajorCache]       // per layer
+        let crossValues: [HeadMajorCache]
         let encoderLength: Int
         let encoderKeyIsValid: [UInt8]?
-        let selfKeys: [Scratch]        // per layer, [heads, capacity, headDim]
-        let selfValues: [Scratch]
+        let selfKeys: [HeadMajorCache]        // per layer
+        let selfValues: [HeadMajorCache]
         var length = 0
         let capacity: Int
 
-        init(crossKeys: [Scratch], crossValues: [Scratch], encoderLength: Int, encoderKeyIsValid: [Bool]?,
-             layers: Int, hidden: Int, capacity: Int) {
+        init(crossKeys: [HeadMajorCache], crossValues: [HeadMajorCache], encoderLength: Int, encoderKeyIsValid: [Bool]?,
+             selfKeys: [HeadMajorCache], selfValues: [HeadMajorCache], capacity: Int) {
             self.crossKeys = crossKeys
             self.crossValues = crossValues
             self.encoderLength = encoderLength
             self.encoderKeyIsValid = encoderKeyIsValid.map { $0.map { UInt8($0 ? 1 : 0) } }
             self.capacity = capacity
-            selfKeys = (0..<layers).map { _ in Scratch(capacity * hidden) }
-            selfValues = (0..<layers).map { _ in Scratch(capacity * hidden) }
+            self.selfKeys = selfKeys
+            self.selfValues = selfValues
         }
     }
 
     /// Projects the encoder output once for every layer's cross-attention.
     func makeCache(encoderOutput: [Float], encoderLength: Int, keyIsValid: [Bool]?, capacity: Int) -> Cache {
-        var keys: [Scratch] = [], values: [Scratch] = []
+        let bf16 = cachesBF16
         let projected = (0..<2 * layers.count).map { _ in Scratch(encoderLength * hidden) }
         encoderOutput.withUnsafeBufferPointer { e in
             var arguments: [ck_linear_args] = []
@@ -141,16 +143,20 @@ struct SpeechDecoder: Sendable {
             }
             runLinear(arguments)
         }
+        var keys: [HeadMajorCache] = [], values: [HeadMajorCache] = []
         for (l, layer) in layers.enumerated() {
-            let k = Scratch(encoderLength * hidden), v = Scratch(encoderLength * hidden)
-            layer.crossAttention.storeHeadMajor(projected[2 * l].pointer, rows: encoderLength, into: k.pointer, at: 0, capacity: encoderLength)
-            layer.crossAttention.storeHeadMajor(projected[2 * l + 1].pointer, rows: encoderLength, into: v.pointer, at: 0, capacity: encoderLength)
+            let attention = layer.crossAttention
+            let k = attention.makeCache(capacity: encoderLength, bf16: bf16), v = attention.makeCache(capacity: encoderLength, bf16: bf16)
+            k.store(projected[2 * l].pointer, rows: encoderLength, at: 0)
+            v.store(projected[2 * l + 1].pointer, rows: encoderLength, at: 0)
             keys.append(k)
             values.append(v)
         }
         withExtendedLifetime(projected) {}
         return Cache(crossKeys: keys, crossValues: values, encoderLength: encoderLength, encoderKeyIsValid: keyIsValid,
-                     layers: layers.count, hidden: hidden, capacity: capacity)
+                     selfKeys: layers.map { $0.selfAttention.makeCache(capacity: capacity, bf16: bf16) },
+                     selfValues: layers.map { $0.selfAttention.makeCache(capacity: capacity, bf16: bf16) },
+                     capacity: capacity)
     }
 
     /// Runs one position for `caches.count` rows: `input [rows, H]` → last layer output `[rows, H]`.
@@ -174,10 +180,10 @@ struct SpeechDecoder: Sendable {
                 problems.reserveCapacity(rows)
                 for r in 0..<rows {
                     let cache = caches[r]
-                    attention.storeHeadMajor(k + r * hidden, rows: 1, into: cache.selfKeys[l].pointer, at: cache.length, capacity: cache.capacity)
-                    attention.storeHeadMajor(v + r * hidden, rows: 1, into: cache.selfValues[l].pointer, at: cache.length, capacity: cache.capacity)
-                    problems.append(attention.headMajorProblem(q: q + r * hidden, k: cache.selfKeys[l].pointer, v: cache.selfValues[l].pointer,
-                                                               out: context + r * hidden, keys: cache.length + 1, capacity: cache.capacity))
+                    cache.selfKeys[l].store(k + r * hidden, rows: 1, at: cache.length)
+                    cache.selfValues[l].store(v + r * hidden, rows: 1, at: cache.length)
+                    problems.append(HeadMajorCache.problem(q: q + r * hidden, keys: cache.selfKeys[l], values: cache.selfValues[l],
+                                                               out: context + r * hidden, count: cache.length + 1))
                 }
                 attention.attend(problems: problems)
                 attention.outputProjection.apply(x: context, rows: rows, y: x, residual: x, bf16Input: .split)
@@ -189,9 +195,8 @@ struct SpeechDecoder: Sendable {
                 ck_linear(&crossArguments, 1)
                 problems.removeAll(keepingCapacity: true)
                 for r in 0..<rows {
-                    problems.append(cross.headMajorProblem(q: q + r * hidden, k: caches[r].crossKeys[l].pointer, v: caches[r].crossValues[l].pointer,
-                                                           out: context + r * hidden, keys: caches[r].encoderLength,
-                                                           capacity: caches[r].encoderLength))
+                    problems.append(HeadMajorCache.problem(q: q + r * hidden, keys: caches[r].crossKeys[l], values: caches[r].crossValues[l],
+                                                           out: context + r * hidden, count: caches[r].encoderLength))
                 }
                 cross.attend(problems: problems, keyIsValid: caches.map(\.encoderKeyIsValid))
                 cross.outputProjection.apply(x: context, rows: rows, y: x, residual: x, bf16Input: .split)
