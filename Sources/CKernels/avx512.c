@@ -270,8 +270,19 @@ AI A512BF void linear_range_dp_impl(const ck_linear_args *a, const uint16_t *xb,
         while (i0 < a->m) {
             int left = a->m - i0;
             float out[8][8];
-            const uint16_t *xr[4];
-            if (left >= 4) {
+            const uint16_t *xr[6];
+            if (left >= 6 && a->m > 16) {
+                // Many rows (the encoder): 6×4 tiles load 10 vectors per 24 products instead of 8 per 16.
+                for (int i = 0; i < 6; i++) xr[i] = xb + (size_t)(i0 + i) * ldxb;
+                float second[8][8];
+                tile_dp(6, 4, SPLIT, a->k, xr, wr, NULL, out);
+                if (nr > 4) {
+                    tile_dp(6, 4, SPLIT, a->k, xr, wr + 4, NULL, second);
+                    for (int i = 0; i < 6; i++) for (int j = 0; j < 4; j++) out[i][4 + j] = second[i][j];
+                }
+                epilogue(a, i0, 6, j0, nr, out);
+                i0 += 6;
+            } else if (left >= 4) {
                 for (int i = 0; i < 4; i++) xr[i] = xb + (size_t)(i0 + i) * ldxb;
                 float second[8][8];
                 tile_dp(4, 4, SPLIT, a->k, xr, wr, i0 == first ? ahead : NULL, out);
