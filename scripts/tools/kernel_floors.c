@@ -1,0 +1,134 @@
+// What the engine's kernels reach on this machine, stage by stage, for the full-size model's shapes:
+// the floors that issue 5's figures are compared with.
+//
+//   clang -O2 -ISources/CKernels/include -ISources/CKernels -pthread scripts/tools/kernel_floors.c \
+//       Sources/CKernels/*.c -o /tmp/kernel_floors -lm && /tmp/kernel_floors [threads]
+//
+// 1. Decoder step, products only: the 36 int8 products of one step (6 layers: q/k/v, out, cross q, cross out,
+//    FFN in and out; 768 wide, FFN 3072), one row, weights streamed from memory as in a real step (51 MB,
+//    more than the last-level cache). Median time and bytes per second: what a step costs before attention,
+//    norms and the pre-net.
+// 2. Encoder products: bf16 weights, 101 rows (rounded bf16 activations, vdpbf16ps where available),
+//    GFLOP/s for the three shapes of an encoder layer.
+// 3. Vocoder convolutions: bf16 (channel pairs) and fp32 direct convolutions at the four stages' channel
+//    counts (256, 128, 64, 32) and kernel sizes 3, 7, 11, on 4096 positions (one residual-block tile).
+#include "CKernels.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
+static int by_value(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return x < y ? -1 : x > y; }
+static double median(double *v, int n) { qsort(v, (size_t)n, sizeof *v, by_value); return v[n / 2]; }
+static float value(long i) { return (float)((i * 2654435761u) % 2001) / 1000.0f - 1.0f; }
+
+typedef struct { int n, k; int8_t *w; float *scales; } int8_matrix;
+
+static int8_matrix int8_random(int n, int k) {
+    int8_matrix m = { n, k, malloc((size_t)n * k), malloc(sizeof(float) * n) };
+    float *f = malloc(sizeof(float) * (size_t)n * k);
+    for (long i = 0; i < (long)n * k; i++) f[i] = value(i);
+    ck_quantize_rows_i8(f, n, k, m.w, m.scales);
+    free(f);
+    return m;
+}
+
+static ck_linear_args linear(const int8_matrix *m, const float *x, float *y) {
+    ck_linear_args a;
+    memset(&a, 0, sizeof a);
+    a.m = 1; a.n = m->n; a.k = m->k; a.x = x; a.ldx = m->k; a.weight_i8 = m->w; a.weight_scales = m->scales;
+    a.ldw = m->k; a.y = y; a.ldy = m->n;
+    return a;
+}
+
+static void decoder_products(void) {
+    enum { H = 768, F = 3072, L = 6, PER_LAYER = 8, RUNS = 31 };
+    int8_matrix w[L][PER_LAYER];
+    int shapes[PER_LAYER][2] = { {H, H}, {H, H}, {H, H}, {H, H}, {H, H}, {H, H}, {F, H}, {H, F} };
+    double bytes = 0;
+    for (int l = 0; l < L; l++)
+        for (int j = 0; j < PER_LAYER; j++) { w[l][j] = int8_random(shapes[j][0], shapes[j][1]); bytes += (double)shapes[j][0] * shapes[j][1]; }
+    float *x = calloc(F, sizeof(float)), *y = calloc(F, sizeof(float)), *y2 = calloc(F, sizeof(float)), *y3 = calloc(F, sizeof(float));
+    for (int i = 0; i < F; i++) x[i] = 0.01f * (float)(i % 100);
+    double t[RUNS];
+    for (int r = 0; r < RUNS; r++) {
+        double t0 = now();
+        for (int l = 0; l < L; l++) {
+            ck_linear_args qkv[3] = { linear(&w[l][0], x, y), linear(&w[l][1], x, y2), linear(&w[l][2], x, y3) };
+            ck_linear(qkv, 3);
+            for (int j = 3; j < PER_LAYER; j++) { ck_linear_args a = linear(&w[l][j], x, y); ck_linear(&a, 1); }
+        }
+        t[r] = now() - t0;
+    }
+    double m = median(t, RUNS);
+    printf("decoder step, int8 products only: %.3f ms median for %.1f MB (%.1f GB/s)\n", m * 1e3, bytes / 1e6, bytes / m / 1e9);
+}
+
+static void encoder_products(void) {
+    enum { M = 101, RUNS = 21 };
+    int shapes[3][2] = { {768, 768}, {3072, 768}, {768, 3072} };
+    for (int s = 0; s < 3; s++) {
+        int n = shapes[s][0], k = shapes[s][1];
+        float *w = malloc(sizeof(float) * (size_t)n * k), *x = malloc(sizeof(float) * (size_t)M * k), *y = malloc(sizeof(float) * (size_t)M * n);
+        uint16_t *wb = malloc(2 * (size_t)n * k);
+        for (long i = 0; i < (long)n * k; i++) w[i] = value(i);
+        for (long i = 0; i < (long)M * k; i++) x[i] = 0.001f * (float)(i % 1000);
+        ck_convert_f32_to_bf16(w, wb, (size_t)n * k);
+        ck_linear_args a;
+        memset(&a, 0, sizeof a);
+        a.m = M; a.n = n; a.k = k; a.x = x; a.ldx = k; a.weight_bf16 = wb; a.ldw = k; a.y = y; a.ldy = n;
+        a.bf16_activations = CK_X_BF16;
+        double t[RUNS];
+        for (int r = 0; r < RUNS; r++) { double t0 = now(); ck_linear(&a, 1); t[r] = now() - t0; }
+        double m = median(t, RUNS);
+        printf("encoder product %3d x %4d x %4d (bf16): %.3f ms, %.0f GFLOP/s\n", M, n, k, m * 1e3, 2.0 * M * n * k / m / 1e9);
+        free(w); free(x); free(y); free(wb);
+    }
+}
+
+static void vocoder_convolutions(void) {
+    enum { L = 4096, RUNS = 11 };
+    int channels[4] = { 256, 128, 64, 32 }, kernels[3] = { 3, 7, 11 };
+    for (int bf16 = 1; bf16 >= 0; bf16--)
+        for (int s = 0; s < 4; s++) {
+            int C = channels[s];
+            double flops = 0, seconds = 0;
+            for (int q = 0; q < 3; q++) {
+                int k = kernels[q], pad = (k - 1) / 2, ld = L + 2 * pad;
+                float *x = malloc(sizeof(float) * (size_t)C * L), *w = malloc(sizeof(float) * (size_t)C * C * k);
+                float *xp = malloc(sizeof(float) * (size_t)C * ld), *y = malloc(sizeof(float) * (size_t)C * L), *bias = calloc((size_t)C, sizeof(float));
+                uint16_t *xb = malloc(4 * (size_t)((C + 1) / 2) * ld), *packed = malloc(2 * ck_pack_conv_bf16_size(C, C, k));
+                for (long i = 0; i < (long)C * L; i++) x[i] = value(i) * 0.5f;
+                for (long i = 0; i < (long)C * C * k; i++) w[i] = value(i * 7);
+                ck_pack_conv_bf16(w, (long)C * k, k, 1, C, C, k, packed);
+                ck_pack_input_bf16(x, C, L, L, pad, 0.1f, xb);
+                ck_pad_input_f32(x, C, L, L, pad, 0.1f, xp);
+                double t[RUNS];
+                for (int r = 0; r < RUNS; r++) {
+                    double t0 = now();
+                    if (bf16) {
+                        ck_conv_bf16_args a = { C, C, k, 1, L, xb, ld, packed, bias, NULL, 0, y, L };
+                        ck_conv1d_bf16(&a);
+                    } else {
+                        ck_conv_args a = { C, C, k, 1, L, xp, ld, w, (long)C * k, k, 1, bias, NULL, 0, y, L };
+                        ck_conv1d(&a);
+                    }
+                    t[r] = now() - t0;
+                }
+                seconds += median(t, RUNS);
+                flops += 2.0 * C * C * k * L;
+                free(x); free(w); free(xp); free(y); free(bias); free(xb); free(packed);
+            }
+            printf("vocoder convolutions %s, %3d channels, kernels 3+7+11: %.0f GFLOP/s\n", bf16 ? "bf16" : "fp32", C, flops / seconds / 1e9);
+        }
+}
+
+int main(int argc, char **argv) {
+    ck_set_threads(argc > 1 ? atoi(argv[1]) : 2);
+    printf("kernel level %s, %d threads\n", ck_cpu_level_name(ck_cpu_level()), ck_threads());
+    decoder_products();
+    encoder_products();
+    vocoder_convolutions();
+    return 0;
+}
