@@ -242,8 +242,8 @@ AI A512BF void rows8_dp(const ck_linear_args *a, const uint16_t *xb, int ldxb, i
         int nr = CK_MIN(3, n1 - j0), nn = CK_MIN(3, n1 - (j0 + 3));
         const uint16_t *wr[3], *next[3];
         for (int j = 0; j < 3; j++) {
-            wr[j] = a->weight_bf16 + (size_t)(j0 + CK_MIN(j, nr - 1)) * a->ldw;
-            next[j] = nn > 0 ? a->weight_bf16 + (size_t)(j0 + 3 + CK_MIN(j, nn - 1)) * a->ldw : wr[j];
+            wr[j] = weight_row(a, W_BF16, j0 + CK_MIN(j, nr - 1));
+            next[j] = nn > 0 ? weight_row(a, W_BF16, j0 + 3 + CK_MIN(j, nn - 1)) : wr[j];
         }
         float out[8][8];
         tile_dp(8, 3, SPLIT, a->k, xr, wr, ck_prefetch_enabled && nn > 0 && i0 == 0 ? next : NULL, out);
@@ -261,8 +261,8 @@ AI A512BF void linear_range_dp_impl(const ck_linear_args *a, const uint16_t *xb,
         const uint16_t *wr[8], *next[8];
         int nn = CK_MIN(8, n1 - (j0 + 8));
         for (int j = 0; j < 8; j++) {
-            wr[j] = a->weight_bf16 + (size_t)(j0 + CK_MIN(j, nr - 1)) * a->ldw;
-            next[j] = nn > 0 ? a->weight_bf16 + (size_t)(j0 + 8 + CK_MIN(j, nn - 1)) * a->ldw : wr[j];
+            wr[j] = weight_row(a, W_BF16, j0 + CK_MIN(j, nr - 1));
+            next[j] = nn > 0 ? weight_row(a, W_BF16, j0 + 8 + CK_MIN(j, nn - 1)) : wr[j];
         }
         // Few rows: the weights stream from memory once, so fetch the next tile's rows ahead.
         const uint16_t *const *ahead = ck_prefetch_enabled && nn > 0 && a->m <= 8 ? next : NULL;
@@ -315,14 +315,15 @@ static A512BF void linear_range_dp(const ck_linear_args *a, const uint16_t *xb, 
 
 // MARK: Attention
 
-/// One head of attention for queries [q0, q1) with AVX-512: four query·key products at a time, reduced
-/// together, the encoder's relative position bias q·table[clamp(i − j) + M] accumulated into the same
-/// products, and the weighted sum of values kept in registers. CH = ceil(head_dim / 16) is a constant so
-/// that the query and the output stay in registers.
+/// 16 (masked) elements of a key or value array at `at`: float32, or (BF) bf16 widened.
 AI A512 __m512 load_kv(const int BF, const float *f, const uint16_t *h, size_t at, __mmask16 mask) {
     return BF ? widen_bf16(_mm256_maskz_loadu_epi16(mask, h + at)) : _mm512_maskz_loadu_ps(mask, f + at);
 }
 
+/// One head of attention for queries [q0, q1) with AVX-512: four query·key products at a time, reduced
+/// together, the encoder's relative position bias q·table[clamp(i − j) + M] accumulated into the same
+/// products, and the weighted sum of values kept in registers. CH = ceil(head_dim / 16) is a constant so
+/// that the query and the output stay in registers.
 AI A512 void attention_head_chunks(const int CH, const int BF, const ck_attention_args *p, int head, int dh, int q0, int q1,
                                    float *scores) {
     const int offset = head * dh;

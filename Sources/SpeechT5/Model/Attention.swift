@@ -115,10 +115,10 @@ final class HeadMajorCache: @unchecked Sendable {
     /// and `values`.
     static func problem(q: UnsafePointer<Float>, keys: HeadMajorCache, values: HeadMajorCache, out: UnsafeMutablePointer<Float>,
                         count: Int) -> ck_attention_args {
-        let hidden = keys.heads * keys.headDim
-        var problem = MultiHeadAttention.problem(q: q, k: keys.float32.map { UnsafePointer($0) } ?? q,
-                                                 v: values.float32.map { UnsafePointer($0) } ?? q, out: out, queries: 1,
-                                                 keys: count, hidden: hidden)
+        var problem = MultiHeadAttention.problem(q: q, k: q, v: q, out: out, queries: 1, keys: count,
+                                                 hidden: keys.heads * keys.headDim)
+        problem.k = keys.float32.map { UnsafePointer($0) }
+        problem.v = values.float32.map { UnsafePointer($0) }
         problem.ldk = Int32(keys.headDim)
         problem.ldv = Int32(keys.headDim)
         problem.kv_head_stride = keys.capacity * keys.headDim
