@@ -8,6 +8,7 @@
 
 #define A512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,bmi,bmi2")))
 #define A512BF __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,bmi,bmi2,avx512bf16")))
+#define A512VN __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,bmi,bmi2,avx512bf16,avx512vnni")))
 #define AI static inline __attribute__((always_inline))
 
 void ck_avx2_activation(float *x, size_t n, int act, float parameter);
@@ -16,6 +17,7 @@ void ck_avx2_softmax(float *x, int n);
 void ck_avx2_pack_pair_bf16(const float *x, int channels, int length, int ldx, int pad, float slope, uint16_t *xb, int cp);
 void ck_avx2_pad_row_f32(const float *x, int length, int ldx, int pad, float slope, float *out, int c);
 void ck_avx2_leaky_relu(float *x, size_t n, float slope);
+void ck_avx2_conv_i8_range(const ck_conv_i8_args *a, int o0, int o1, int t0, int t1);
 void ck_avx2_attention_head(const ck_attention_args *p, int head, int dh, int q0, int q1, float *s);
 
 int ck_prefetch_enabled = 1;
@@ -483,6 +485,140 @@ static A512 void conv_range_512(const ck_conv_args *a, int o0, int o1, int t0, i
 #define CONV_NATIVE 0
 #include "conv_bf16.inc"
 
+// MARK: int8 convolution (vpdpbusd)
+
+#ifndef CONV_I8_RB
+#define CONV_I8_RB 4    // output channels per tile
+#endif
+#ifndef CONV_I8_V
+#define CONV_I8_V 2     // vectors of 16 positions per tile
+#endif
+
+/// One tile of ck_conv1d_i8: per tap, the exact int32 sums over all channel quads (u8 positions × s8
+/// weights, four products per lane and instruction), started at −128·Σ wq to undo the input's offset; then
+/// scaled by the tap's position scales into float accumulators.
+AI A512VN void conv_i8_tile(const ck_conv_i8_args *a, const ck_conv_i8_weights *w, int o, int orows, int t, int len,
+                            const int FULL) {
+    const int quads = (a->c_in + 3) / 4, taps = a->taps;
+    const int32_t *wrow[CONV_I8_RB];
+    int rows[CONV_I8_RB];
+    for (int r = 0; r < CONV_I8_RB; r++) {
+        rows[r] = o + CK_MIN(r, orows - 1);
+        wrow[r] = (const int32_t *)(w->values + (size_t)rows[r] * taps * quads * 4);
+    }
+    __mmask16 mk[CONV_I8_V];
+    for (int v = 0; v < CONV_I8_V; v++) {
+        int n = len - 16 * v;
+        n = n < 0 ? 0 : (n > 16 ? 16 : n);
+        mk[v] = (__mmask16)((1u << n) - 1);
+    }
+    __m512 acc[CONV_I8_RB][CONV_I8_V];
+    for (int r = 0; r < CONV_I8_RB; r++) for (int v = 0; v < CONV_I8_V; v++) acc[r][v] = _mm512_setzero_ps();
+    for (int j = 0; j < taps; j++) {
+        __m512i sum[CONV_I8_RB][CONV_I8_V];
+        for (int r = 0; r < CONV_I8_RB; r++) {
+            __m512i start = _mm512_set1_epi32(-w->offset_sums[(size_t)rows[r] * taps + j]);
+            for (int v = 0; v < CONV_I8_V; v++) sum[r][v] = start;
+        }
+        const int column = t + j * a->dilation;
+        const uint8_t *xj = a->xq + (size_t)column * 4;
+        for (int cq = 0; cq < quads; cq++) {
+            const uint8_t *xc = xj + (size_t)cq * a->ldx * 4;
+            __m512i xv[CONV_I8_V];
+            for (int v = 0; v < CONV_I8_V; v++)
+                xv[v] = FULL ? _mm512_loadu_si512((const void *)(xc + 64 * v)) : _mm512_maskz_loadu_epi32(mk[v], xc + 64 * v);
+            for (int r = 0; r < CONV_I8_RB; r++) {
+                __m512i wv = _mm512_set1_epi32(wrow[r][j * quads + cq]);
+                for (int v = 0; v < CONV_I8_V; v++) sum[r][v] = _mm512_dpbusd_epi32(sum[r][v], xv[v], wv);
+            }
+        }
+        for (int v = 0; v < CONV_I8_V; v++) {
+            const float *sp = a->xscale + column + 16 * v;
+            __m512 scale = FULL ? _mm512_loadu_ps(sp) : _mm512_maskz_loadu_ps(mk[v], sp);
+            for (int r = 0; r < CONV_I8_RB; r++) acc[r][v] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[r][v]), scale, acc[r][v]);
+        }
+    }
+    for (int r = 0; r < orows; r++) {
+        const __m512 ws = _mm512_set1_ps(w->scales[o + r]);
+        const __m512 b = _mm512_set1_ps(a->bias ? a->bias[o + r] : 0.0f);
+        float *y = a->y + (size_t)(o + r) * a->ldy + t;
+        const float *res = a->residual ? a->residual + (size_t)(o + r) * a->ldr + t : NULL;
+        for (int v = 0; v < CONV_I8_V; v++) {
+            __m512 value = _mm512_fmadd_ps(acc[r][v], ws, b);
+            if (FULL) {
+                if (res) value = _mm512_add_ps(value, _mm512_loadu_ps(res + 16 * v));
+                _mm512_storeu_ps(y + 16 * v, value);
+            } else {
+                if (res) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mk[v], res + 16 * v));
+                _mm512_mask_storeu_ps(y + 16 * v, mk[v], value);
+            }
+        }
+    }
+}
+
+static A512VN void conv_i8_range_vnni(const ck_conv_i8_args *a, int o0, int o1, int t0, int t1) {
+    const ck_conv_i8_weights w = ck_conv_i8_unpack(a->packed, a->c_out, a->c_in, a->taps);
+    for (int o = o0; o < o1; o += CONV_I8_RB) {
+        int orows = CK_MIN(CONV_I8_RB, o1 - o);
+        for (int t = t0; t < t1; t += 16 * CONV_I8_V) {
+            int len = CK_MIN(16 * CONV_I8_V, t1 - t);
+            if (len == 16 * CONV_I8_V) conv_i8_tile(a, &w, o, orows, t, len, 1);
+            else conv_i8_tile(a, &w, o, orows, t, len, 0);
+        }
+    }
+}
+
+AI A512 __m512 leaky_512(__m512 v, __m512 slope) {
+    return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), v, slope);
+}
+
+/// Positions [t0, t1) of ck_quantize_input_u8, in blocks of 256 that stay in L2 between the pass that finds
+/// each column's maximum (row by row, sequential reads) and the pass that quantizes; the same numbers as
+/// p_quantize_columns_u8 (correctly rounded division, vcvtps2dq rounding to nearest even).
+static A512 void quantize_columns_u8_512(const float *x, int channels, int ldx, int pad, float slope, uint8_t *xq,
+                                         int ldxq, float *xscale, int t0, int t1) {
+    enum { BLOCK = 256 };
+    const int quads = (channels + 3) / 4;
+    const __m512 s = _mm512_set1_ps(slope), limit = _mm512_set1_ps(127.0f);
+    const __m512i offset = _mm512_set1_epi32(128), low = _mm512_set1_epi32(255);
+    __m512 inverse[BLOCK / 16];
+    for (int b0 = t0; b0 < t1; b0 += BLOCK) {
+        const int b1 = CK_MIN(t1, b0 + BLOCK), vectors = (b1 - b0 + 15) / 16;
+        __mmask16 mask[BLOCK / 16];
+        for (int v = 0; v < vectors; v++) {
+            const int n = CK_MIN(16, b1 - b0 - 16 * v);
+            mask[v] = (__mmask16)((1u << n) - 1);
+            inverse[v] = _mm512_setzero_ps();   // the maximum until the division below
+        }
+        for (int c = 0; c < channels; c++) {
+            const float *row = x + (size_t)c * ldx + b0;
+            for (int v = 0; v < vectors; v++)
+                inverse[v] = _mm512_max_ps(inverse[v], _mm512_abs_ps(leaky_512(_mm512_maskz_loadu_ps(mask[v], row + 16 * v), s)));
+        }
+        for (int v = 0; v < vectors; v++) {
+            const __m512 maximum = inverse[v];
+            _mm512_mask_storeu_ps(xscale + pad + b0 + 16 * v, mask[v], _mm512_div_ps(maximum, limit));
+            inverse[v] = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(maximum, _mm512_setzero_ps(), _CMP_GT_OQ), limit, maximum);
+        }
+        for (int q = 0; q < quads; q++) {
+            uint8_t *out = xq + ((size_t)q * ldxq + pad + b0) * 4;
+            for (int v = 0; v < vectors; v++) {
+                __m512i packed = _mm512_setzero_si512();
+                for (int e = 0; e < 4; e++) {
+                    const int c = 4 * q + e;
+                    __m512i level = offset;
+                    if (c < channels) {
+                        __m512 value = leaky_512(_mm512_maskz_loadu_ps(mask[v], x + (size_t)c * ldx + b0 + 16 * v), s);
+                        level = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(value, inverse[v])), offset);
+                    }
+                    packed = _mm512_or_si512(packed, _mm512_slli_epi32(_mm512_and_si512(level, low), 8 * e));
+                }
+                _mm512_mask_storeu_epi32(out + 64 * v, mask[v], packed);
+            }
+        }
+    }
+}
+
 const ck_kernel_table ck_table_avx512 = {
     .linear_range = linear_range_512,
     .linear_range_bf16 = NULL,
@@ -495,6 +631,8 @@ const ck_kernel_table ck_table_avx512 = {
     .conv_bf16_range = conv_bf16_range_emulated,
     .pack_pair_bf16 = ck_avx2_pack_pair_bf16,
     .pad_row_f32 = ck_avx2_pad_row_f32,
+    .conv_i8_range = ck_avx2_conv_i8_range,
+    .quantize_columns_u8 = quantize_columns_u8_512,
 };
 
 const ck_kernel_table ck_table_avx512bf16 = {
@@ -509,5 +647,7 @@ const ck_kernel_table ck_table_avx512bf16 = {
     .conv_bf16_range = conv_bf16_range_native,
     .pack_pair_bf16 = ck_avx2_pack_pair_bf16,
     .pad_row_f32 = ck_avx2_pad_row_f32,
+    .conv_i8_range = conv_i8_range_vnni,
+    .quantize_columns_u8 = quantize_columns_u8_512,
 };
 #endif

@@ -15,7 +15,8 @@ static int detect(void) {
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) level = CK_LEVEL_AVX2;
     if (level == CK_LEVEL_AVX2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
         && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) level = CK_LEVEL_AVX512;
-    if (level == CK_LEVEL_AVX512 && __builtin_cpu_supports("avx512bf16")) level = CK_LEVEL_AVX512BF16;
+    if (level == CK_LEVEL_AVX512 && __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vnni"))
+        level = CK_LEVEL_AVX512BF16;
     return level;
 #else
     return CK_LEVEL_GENERIC;
@@ -122,11 +123,7 @@ static void quantize_task(void *context, int task, int thread) {
         }
         float inverse = maximum > 0 ? 127.0f / maximum : 0.0f;
         job->scales[r] = maximum / 127.0f;
-        for (int c = 0; c < job->columns; c++) {
-            float v = isfinite(row[c]) ? row[c] * inverse : 0.0f;
-            v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
-            out[c] = (int8_t)lrintf(v);
-        }
+        for (int c = 0; c < job->columns; c++) out[c] = ck_quantize_i8(row[c], inverse);
     }
 }
 

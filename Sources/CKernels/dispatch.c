@@ -2,6 +2,8 @@
 #include "internal.h"
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
+#include <float.h>
 
 // MARK: Linear
 
@@ -162,34 +164,41 @@ void ck_attention(const ck_attention_args *problems, int count, int heads, int h
 
 // MARK: Convolutions
 
+enum { CONV_F32, CONV_BF16, CONV_I8 };
+
 typedef struct {
     const void *args;
-    int bf16;
-    int o_parts, t_chunk, t_parts;
+    int kind;            // CONV_*
+    int c_out, length;
+    int o_parts, t_chunk;
     const ck_kernel_table *kernels;
 } conv_job;
+
+static void conv_range(const conv_job *job, int o0, int o1, int t0, int t1) {
+    switch (job->kind) {
+    case CONV_F32: job->kernels->conv_range(job->args, o0, o1, t0, t1); break;
+    case CONV_BF16: job->kernels->conv_bf16_range(job->args, o0, o1, t0, t1); break;
+    default: job->kernels->conv_i8_range(job->args, o0, o1, t0, t1); break;
+    }
+}
 
 static void conv_task(void *context, int task, int thread) {
     (void)thread;
     const conv_job *job = context;
     int op = task % job->o_parts, tp = task / job->o_parts;
-    int c_out = job->bf16 ? ((const ck_conv_bf16_args *)job->args)->c_out : ((const ck_conv_args *)job->args)->c_out;
-    int length = job->bf16 ? ((const ck_conv_bf16_args *)job->args)->length : ((const ck_conv_args *)job->args)->length;
-    int blocks = (c_out + 3) / 4;
-    int o0 = CK_MIN(c_out, blocks * op / job->o_parts * 4), o1 = CK_MIN(c_out, blocks * (op + 1) / job->o_parts * 4);
-    int t0 = tp * job->t_chunk, t1 = CK_MIN(length, t0 + job->t_chunk);
+    int blocks = (job->c_out + 3) / 4;
+    int o0 = CK_MIN(job->c_out, blocks * op / job->o_parts * 4), o1 = CK_MIN(job->c_out, blocks * (op + 1) / job->o_parts * 4);
+    int t0 = tp * job->t_chunk, t1 = CK_MIN(job->length, t0 + job->t_chunk);
     if (o0 >= o1 || t0 >= t1) return;
-    if (job->bf16) job->kernels->conv_bf16_range(job->args, o0, o1, t0, t1);
-    else job->kernels->conv_range(job->args, o0, o1, t0, t1);
+    conv_range(job, o0, o1, t0, t1);
 }
 
-static void conv_run(const void *args, int bf16, int c_out, int length, double work) {
-    const ck_kernel_table *kernels = ck_kernels();
+static void conv_run(const void *args, int kind, int c_out, int c_in, int taps, int length) {
+    double work = (double)c_out * c_in * taps * length;
+    conv_job job = { args, kind, c_out, length, 1, length, ck_kernels() };
     int threads = ck_threads();
-    conv_job job = { args, bf16, 1, length, 1, kernels };
     if (threads <= 1 || work < 65536 || length <= 0) {
-        if (bf16) kernels->conv_bf16_range(args, 0, c_out, 0, length);
-        else kernels->conv_range(args, 0, c_out, 0, length);
+        if (length > 0) conv_range(&job, 0, c_out, 0, length);
         return;
     }
     // Chunks of 256 positions keep the input window in L2 while every output channel passes over it.
@@ -198,17 +207,77 @@ static void conv_run(const void *args, int bf16, int c_out, int length, double w
     int o_parts = 1;
     while (t_parts * o_parts < 4 * threads && o_parts * 4 < c_out) o_parts *= 2;
     job.t_chunk = chunk;
-    job.t_parts = t_parts;
     job.o_parts = o_parts;
     ck_parallel_for(t_parts * o_parts, conv_task, &job);
 }
 
-void ck_conv1d(const ck_conv_args *a) {
-    conv_run(a, 0, a->c_out, a->length, (double)a->c_out * a->c_in * a->taps * a->length);
+void ck_conv1d(const ck_conv_args *a) { conv_run(a, CONV_F32, a->c_out, a->c_in, a->taps, a->length); }
+
+void ck_conv1d_bf16(const ck_conv_bf16_args *a) { conv_run(a, CONV_BF16, a->c_out, a->c_in, a->taps, a->length); }
+
+void ck_conv1d_i8(const ck_conv_i8_args *a) { conv_run(a, CONV_I8, a->c_out, a->c_in, a->taps, a->length); }
+
+int ck_conv_i8_supported(int c_in) {
+    // Each tap's sum starts at −128·Σ wq and adds wq·(q + 128) products: |partial sums| ≤ c·127·(128 + 255).
+    return c_in > 0 && (double)((c_in + 3) / 4 * 4) * 127.0 * (128.0 + 255.0) < 2147483647.0;
 }
 
-void ck_conv1d_bf16(const ck_conv_bf16_args *a) {
-    conv_run(a, 1, a->c_out, a->length, (double)a->c_out * a->c_in * a->taps * a->length);
+size_t ck_pack_conv_i8_size(int c_out, int c_in, int taps) {
+    return (size_t)c_out * taps * ((c_in + 3) / 4) * 4 + (size_t)c_out * 4 + (size_t)c_out * taps * 4;
+}
+
+void ck_pack_conv_i8(const float *weight, long so, long sc, long sj, int c_out, int c_in, int taps, void *packed) {
+    const int width = (c_in + 3) / 4 * 4;
+    ck_conv_i8_weights w = ck_conv_i8_unpack(packed, c_out, c_in, taps);
+    for (int o = 0; o < c_out; o++) {
+        float maximum = 0;
+        for (int c = 0; c < c_in; c++)
+            for (int j = 0; j < taps; j++) {
+                float a = fabsf(weight[o * so + c * sc + j * sj]);
+                if (isfinite(a) && a > maximum) maximum = a;
+            }
+        float inverse = maximum > 0 ? 127.0f / maximum : 0.0f;
+        ((float *)w.scales)[o] = maximum / 127.0f;
+        for (int j = 0; j < taps; j++) {
+            int8_t *q = (int8_t *)w.values + ((size_t)o * taps + j) * width;
+            int32_t sum = 0;
+            for (int c = 0; c < width; c++) {
+                q[c] = c < c_in ? ck_quantize_i8(weight[o * so + c * sc + j * sj], inverse) : 0;
+                sum += q[c];
+            }
+            ((int32_t *)w.offset_sums)[(size_t)o * taps + j] = 128 * sum;
+        }
+    }
+}
+
+typedef struct {
+    const float *x; int channels, length, ldx, pad; float slope; uint8_t *xq; float *xscale; int parts;
+    const ck_kernel_table *kernels;
+} quantize_job;
+
+static void quantize_task(void *context, int task, int thread) {
+    (void)thread;
+    const quantize_job *job = context;
+    // Parts on 16-position boundaries, so vector kernels only meet a short tail at the end.
+    int blocks = (job->length + 15) / 16;
+    int t0 = CK_MIN(job->length, blocks * task / job->parts * 16), t1 = CK_MIN(job->length, blocks * (task + 1) / job->parts * 16);
+    if (t0 < t1)
+        job->kernels->quantize_columns_u8(job->x, job->channels, job->ldx, job->pad, job->slope, job->xq,
+                                          job->length + 2 * job->pad, job->xscale, t0, t1);
+}
+
+void ck_quantize_input_u8(const float *x, int channels, int length, int ldx, int pad, float slope, uint8_t *xq, float *xscale) {
+    const int quads = (channels + 3) / 4, ld = length + 2 * pad;
+    for (int q = 0; q < quads; q++) {
+        memset(xq + (size_t)q * ld * 4, 128, (size_t)pad * 4);
+        memset(xq + ((size_t)q * ld + pad + length) * 4, 128, (size_t)pad * 4);
+    }
+    for (int t = 0; t < pad; t++) xscale[t] = xscale[pad + length + t] = 0;
+    quantize_job job = { x, channels, length, ldx, pad, slope, xq, xscale, 1, ck_kernels() };
+    double elements = (double)channels * length;
+    job.parts = elements < 65536 ? 1 : CK_MIN((length + 15) / 16, 4 * ck_threads());
+    if (job.parts <= 1) { job.parts = 1; quantize_task(&job, 0, 0); return; }
+    ck_parallel_for(job.parts, quantize_task, &job);
 }
 
 size_t ck_pack_conv_bf16_size(int c_out, int c_in, int taps) {

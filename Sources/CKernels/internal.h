@@ -5,6 +5,7 @@
 #include "CKernels.h"
 #include <stdint.h>
 #include <stddef.h>
+#include <math.h>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #define CK_X86 1
@@ -31,6 +32,10 @@ typedef struct {
     void (*conv_bf16_range)(const ck_conv_bf16_args *a, int o0, int o1, int t0, int t1);
     void (*pack_pair_bf16)(const float *x, int channels, int length, int ldx, int pad, float slope, uint16_t *xb, int cp);
     void (*pad_row_f32)(const float *x, int length, int ldx, int pad, float slope, float *out, int c);
+    void (*conv_i8_range)(const ck_conv_i8_args *a, int o0, int o1, int t0, int t1);
+    /// Positions [t0, t1) of ck_quantize_input_u8 (t counted from the first real column).
+    void (*quantize_columns_u8)(const float *x, int channels, int ldx, int pad, float slope, uint8_t *xq, int ldxq,
+                                float *xscale, int t0, int t1);
 } ck_kernel_table;
 
 extern const ck_kernel_table ck_table_generic;
@@ -50,6 +55,26 @@ void *ck_scratch(int slot, size_t bytes);
 /// Packed bf16 conv weight layout: [c_out][ceil(c_in/2)][taps][2].
 static inline size_t ck_conv_pack_index(int o, int cp, int j, int pairs, int taps) {
     return (((size_t)o * pairs + cp) * taps + j) * 2;
+}
+
+/// The symmetric int8 rule for weights (rows of linear layers, output channels of convolutions): with
+/// inverse = 127 / max|w| over the finite weights (0 for an all-zero row), q = round(w·inverse) (nearest
+/// even) in [−127, 127]; non-finite weights become 0. The scale is max|w| / 127.
+static inline int8_t ck_quantize_i8(float w, float inverse) {
+    float v = isfinite(w) ? w * inverse : 0.0f;
+    v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
+    return (int8_t)lrintf(v);
+}
+
+/// Packed int8 conv weights (ck_pack_conv_i8): values [c_out][taps][ceil(c_in/4)][4] (int8), then one float
+/// scale per output channel, then int32 sums 128 · Σ_c wq(o, c, j) per [c_out][taps] (what the +128 offset of
+/// the unsigned input adds to each tap's integer sum).
+typedef struct { const int8_t *values; const float *scales; const int32_t *offset_sums; } ck_conv_i8_weights;
+static inline ck_conv_i8_weights ck_conv_i8_unpack(const void *packed, int c_out, int c_in, int taps) {
+    size_t values = (size_t)c_out * taps * ((c_in + 3) / 4) * 4;
+    const int8_t *v = (const int8_t *)packed;
+    ck_conv_i8_weights w = { v, (const float *)(v + values), (const int32_t *)(v + values + (size_t)c_out * 4) };
+    return w;
 }
 
 /// Row of the relative position table for query index minus key index `d`: clamp(d, −M, M − 1) + M (the

@@ -19,6 +19,7 @@ void ck_avx2_pack_pair_bf16(const float *x, int channels, int length, int ldx, i
 void ck_avx2_pad_row_f32(const float *x, int length, int ldx, int pad, float slope, float *out, int c) {
     p_pad_row_f32(x, length, ldx, pad, slope, out, c);
 }
+void ck_avx2_conv_i8_range(const ck_conv_i8_args *a, int o0, int o1, int t0, int t1) { p_conv_i8_range(a, o0, o1, t0, t1); }
 void ck_avx2_leaky_relu(float *x, size_t n, float slope) { p_leaky_relu(x, n, slope); }
 void ck_avx2_attention_head(const ck_attention_args *p, int head, int dh, int q0, int q1, float *s) {
     p_attention_head(p, head, dh, q0, q1, s);

@@ -89,7 +89,8 @@ public final class SpeechSynthesizer: Sendable {
     /// Loads a model directory (`config.json`, `model.safetensors`, `spm_char.model`, tokenizer files) and,
     /// optionally, a vocoder directory (`config.json`, `model.safetensors`), in `precision` (`.fp32`: the
     /// reference's numbers; `.bf16`: weights in bfloat16, about twice as fast, slightly different audio;
-    /// `.int8`: the decoder's weights in int8, faster still per step, a little further from the reference).
+    /// `.int8`: the decoder's weights and the vocoder's residual blocks in int8, the fastest, a little further
+    /// from the reference).
     public init(modelDirectory: String, vocoderDirectory: String?, precision: Precision = .fp32) throws {
         guard FileManager.default.fileExists(atPath: modelDirectory) else {
             throw SpeechT5Error.fileNotFound(path: modelDirectory)

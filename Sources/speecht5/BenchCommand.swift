@@ -27,7 +27,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Threads for the kernels (default: all cores).")
     var threads: Int?
 
-    @Option(help: "Weight precision: fp32 (exact), bf16 or int8 (int8 decoder weights, the rest bf16).")
+    @Option(help: "Weight precision: fp32 (exact), bf16 or int8 (int8 decoder weights and vocoder residual blocks, the rest bf16).")
     var precision: Precision = .fp32
 
     func run() throws {

@@ -55,7 +55,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds a request may take, queueing included (0: no limit). A stream still running then is cut off.")
     var timeout: Double = 300
 
-    @Option(help: "Weight precision: fp32 (exact, the reference's numbers), bf16 (faster, slightly different audio) or int8 (int8 decoder weights, the rest bf16: fastest, a little further from the reference).")
+    @Option(help: "Weight precision: fp32 (exact, the reference's numbers), bf16 (faster, slightly different audio) or int8 (int8 decoder weights and vocoder residual blocks, the rest bf16: fastest, a little further from the reference).")
     var precision: Precision = .fp32
 
     @OptionGroup var generation: GenerationArguments

@@ -97,7 +97,7 @@ struct ModelArguments: ParsableArguments {
     @Option(help: ArgumentHelp("Speaker x-vector file instead of a voice: .npy (float32/float64) or raw little-endian float32 .bin.", valueName: "file"))
     var speaker: String?
 
-    @Option(help: "Weight precision: fp32 (exact, the reference's numbers), bf16 (faster, slightly different audio) or int8 (int8 decoder weights, the rest bf16: fastest, a little further from the reference).")
+    @Option(help: "Weight precision: fp32 (exact, the reference's numbers), bf16 (faster, slightly different audio) or int8 (int8 decoder weights and vocoder residual blocks, the rest bf16: fastest, a little further from the reference).")
     var precision: Precision = .fp32
 
     func validate() throws {

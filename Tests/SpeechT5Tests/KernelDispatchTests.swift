@@ -142,6 +142,94 @@ final class KernelDispatchTests: XCTestCase {
         }
     }
 
+    /// The int8 convolution (vpdpbusd on AVX512-VNNI, portable integer sums elsewhere) on every level: its
+    /// input quantization keeps each value within half a step of its column's scale and is the same byte for
+    /// byte on every level; the output matches float64 arithmetic over the quantized values it multiplied,
+    /// and stays close to the unquantized convolution. Odd channel counts (a partial quad), short and ragged
+    /// lengths, dilations, bias and residual.
+    func testInt8ConvolutionOnEveryLevel() {
+        var generator = SystemRandomNumberGenerator()
+        func random(_ n: Int, _ range: ClosedRange<Float> = -1...1) -> [Float] {
+            (0..<n).map { _ in Float.random(in: range, using: &generator) }
+        }
+        let slope: Float = 0.1
+        func leaky(_ v: Float) -> Float { v >= 0 ? v : v * slope }
+        for (cIn, cOut, kernel, dilation, length) in [(5, 3, 3, 1, 1), (33, 9, 7, 3, 70), (64, 40, 11, 5, 300), (8, 4, 1, 1, 17)] {
+            let x = random(cIn * length, -3...3), w = random(cOut * cIn * kernel), b = random(cOut), residual = random(cOut * length)
+            let padding = (kernel - 1) / 2 * dilation
+            let matrix = WeightMatrix(rows: cOut, columns: cIn * kernel, copying: w, precision: .fp32)
+            let conv = Conv1d(weight: matrix, bias: FloatBuffer(b), inChannels: cIn, kernelSize: kernel, dilation: dilation,
+                              padding: padding, precision: .int8)
+            XCTAssertEqual(conv.packed?.format, .int8)
+            // The weights it multiplies: the int8 rows of the linear layers' rule, one row per output channel.
+            let heldWeights = WeightMatrix(rows: cOut, columns: cIn * kernel, copying: w, precision: .int8).floats()
+            var firstLevelBytes: [UInt8]?
+            for level in levels {
+                Threading.limitCPULevel(level)
+                let label = "\(level.name) cIn \(cIn) cOut \(cOut) k \(kernel) d \(dilation) length \(length)"
+                let ld = length + 2 * padding, quads = (cIn + 3) / 4
+                var bytes = [UInt8](repeating: 0, count: quads * ld * 4), scales = [Float](repeating: -1, count: ld)
+                x.withUnsafeBufferPointer { xp in
+                    ck_quantize_input_u8(xp.baseAddress!, Int32(cIn), Int32(length), Int32(length), Int32(padding), slope,
+                                         &bytes, &scales)
+                }
+                if let firstLevelBytes { XCTAssertEqual(bytes, firstLevelBytes, "\(label): quantized input differs by level") }
+                firstLevelBytes = bytes
+                func held(_ c: Int, _ column: Int) -> Double {
+                    Double(scales[column]) * Double(Int(bytes[((c / 4) * ld + column) * 4 + c % 4]) - 128)
+                }
+                var worstStep = 0.0
+                for column in 0..<ld {
+                    let t = column - padding
+                    if t < 0 || t >= length {
+                        XCTAssertEqual(scales[column], 0, "\(label): padding column \(column)")
+                        for c in 0..<(quads * 4) { XCTAssertEqual(bytes[((c / 4) * ld + column) * 4 + c % 4], 128) }
+                        continue
+                    }
+                    let maximum = (0..<cIn).map { abs(leaky(x[$0 * length + t])) }.max() ?? 0
+                    XCTAssertEqual(scales[column], maximum / 127, "\(label): scale of position \(t)")
+                    for c in 0..<cIn where scales[column] > 0 {
+                        worstStep = max(worstStep, abs(held(c, column) - Double(leaky(x[c * length + t]))) / Double(scales[column]))
+                    }
+                    for c in cIn..<(quads * 4) { XCTAssertEqual(bytes[((c / 4) * ld + column) * 4 + c % 4], 128) }
+                }
+                XCTAssertLessThanOrEqual(worstStep, 0.5 + 1e-4, "\(label): quantization step")
+
+                var y = [Float](repeating: 0, count: cOut * length)
+                x.withUnsafeBufferPointer { xp in
+                    residual.withUnsafeBufferPointer { rp in
+                        y.withUnsafeMutableBufferPointer { yp in
+                            ConvolutionWorkspace().convolve(conv, input: xp.baseAddress!, length: length, slope: slope,
+                                                            into: yp.baseAddress!, residual: rp.baseAddress!)
+                        }
+                    }
+                }
+                var worst = 0.0, worstVsExact = 0.0, magnitude = 0.0
+                for o in 0..<cOut {
+                    for t in 0..<length {
+                        var expected = Double(b[o]) + Double(residual[o * length + t]), exact = expected
+                        for c in 0..<cIn {
+                            for j in 0..<kernel {
+                                let column = t + j * dilation, weight = o * cIn * kernel + c * kernel + j
+                                expected += Double(heldWeights[weight]) * held(c, column)
+                                let position = column - padding
+                                if position >= 0 && position < length {
+                                    exact += Double(w[weight]) * Double(leaky(x[c * length + position]))
+                                }
+                            }
+                        }
+                        let value = Double(y[o * length + t])
+                        worst = max(worst, abs(value - expected))
+                        worstVsExact = max(worstVsExact, abs(value - exact))
+                        magnitude = max(magnitude, abs(exact))
+                    }
+                }
+                XCTAssertLessThanOrEqual(worst, 1e-5 * max(magnitude, 1), "\(label): vs float64 over the quantized values")
+                XCTAssertLessThanOrEqual(worstVsExact, 0.03 * max(magnitude, 1), "\(label): vs the unquantized convolution")
+            }
+        }
+    }
+
     /// The vocoder's residual blocks and last convolution run in time tiles with a halo; tiny tiles must give
     /// the same waveform as one tile over the whole sequence.
     func testTiledVocoderEqualsUntiled() throws {

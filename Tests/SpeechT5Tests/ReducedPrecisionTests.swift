@@ -48,14 +48,18 @@ final class ReducedPrecisionTests: XCTestCase {
         }
     }
 
-    /// The vocoder alone on the reference mel, bf16 vs the reference waveform.
-    func testBF16VocoderOnTheReferenceMel() throws {
-        for name in Fixtures.modelNames {
-            let vocoder = try HiFiGAN(directory: Fixtures.path("models/\(name)/vocoder"), precision: .bf16)
-            for c in try Fixtures.cases(model: name) {
-                let reference = try Fixtures.reference(model: name, case: c.name)
-                let waveform = vocoder(try reference.floats("mel"), frames: c.frames)
-                XCTAssertGreaterThanOrEqual(pearson(waveform, try reference.floats("waveform")), 0.995, "\(name)/\(c.name)")
+    /// The vocoder alone on the reference mel, bf16 and int8 (int8 residual blocks) vs the reference waveform.
+    func testReducedPrecisionVocodersOnTheReferenceMel() throws {
+        for precision in [Precision.bf16, .int8] {
+            for name in Fixtures.modelNames {
+                let vocoder = try HiFiGAN(directory: Fixtures.path("models/\(name)/vocoder"), precision: precision)
+                for c in try Fixtures.cases(model: name) {
+                    let reference = try Fixtures.reference(model: name, case: c.name)
+                    let waveform = vocoder(try reference.floats("mel"), frames: c.frames)
+                    let correlation = pearson(waveform, try reference.floats("waveform"))
+                    print("\(precision) vocoder \(name)/\(c.name): waveform Pearson vs reference \(correlation)")
+                    XCTAssertGreaterThanOrEqual(correlation, 0.995, "\(precision) \(name)/\(c.name)")
+                }
             }
         }
     }

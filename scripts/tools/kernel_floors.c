@@ -10,8 +10,10 @@
 //    norms and the pre-net.
 // 2. Encoder products: bf16 weights, 101 rows (rounded bf16 activations, vdpbf16ps where available),
 //    GFLOP/s for the three shapes of an encoder layer.
-// 3. Vocoder convolutions: bf16 (channel pairs) and fp32 direct convolutions at the four stages' channel
-//    counts (256, 128, 64, 32) and kernel sizes 3, 7, 11, on 4096 positions (one residual-block tile).
+// 3. Vocoder convolutions: int8 (per-position input scales, vpdpbusd), bf16 (channel pairs) and fp32 direct
+//    convolutions at the four stages' channel counts (256, 128, 64, 32) and kernel sizes 3, 7, 11, on 4096
+//    positions (one residual-block tile); alone, and with the pass that prepares their input (quantization,
+//    bf16 pairs, padding) included.
 #include "CKernels.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,38 +91,51 @@ static void encoder_products(void) {
 
 static void vocoder_convolutions(void) {
     enum { L = 4096, RUNS = 11 };
+    enum { INT8, BF16, FP32 };
+    const char *names[3] = { "int8", "bf16", "fp32" };
     int channels[4] = { 256, 128, 64, 32 }, kernels[3] = { 3, 7, 11 };
-    for (int bf16 = 1; bf16 >= 0; bf16--)
+    for (int format = INT8; format <= FP32; format++)
         for (int s = 0; s < 4; s++) {
             int C = channels[s];
-            double flops = 0, seconds = 0;
+            double flops = 0, seconds = 0, preparing = 0;
             for (int q = 0; q < 3; q++) {
                 int k = kernels[q], pad = (k - 1) / 2, ld = L + 2 * pad;
                 float *x = malloc(sizeof(float) * (size_t)C * L), *w = malloc(sizeof(float) * (size_t)C * C * k);
                 float *xp = malloc(sizeof(float) * (size_t)C * ld), *y = malloc(sizeof(float) * (size_t)C * L), *bias = calloc((size_t)C, sizeof(float));
                 uint16_t *xb = malloc(4 * (size_t)((C + 1) / 2) * ld), *packed = malloc(2 * ck_pack_conv_bf16_size(C, C, k));
+                uint8_t *xq = malloc(4 * (size_t)((C + 3) / 4) * ld), *packed8 = malloc(ck_pack_conv_i8_size(C, C, k));
+                float *xscale = malloc(sizeof(float) * (size_t)ld);
                 for (long i = 0; i < (long)C * L; i++) x[i] = value(i) * 0.5f;
                 for (long i = 0; i < (long)C * C * k; i++) w[i] = value(i * 7);
                 ck_pack_conv_bf16(w, (long)C * k, k, 1, C, C, k, packed);
-                ck_pack_input_bf16(x, C, L, L, pad, 0.1f, xb);
-                ck_pad_input_f32(x, C, L, L, pad, 0.1f, xp);
-                double t[RUNS];
+                ck_pack_conv_i8(w, (long)C * k, k, 1, C, C, k, packed8);
+                double t[RUNS], p[RUNS];
                 for (int r = 0; r < RUNS; r++) {
                     double t0 = now();
-                    if (bf16) {
+                    if (format == INT8) ck_quantize_input_u8(x, C, L, L, pad, 0.1f, xq, xscale);
+                    else if (format == BF16) ck_pack_input_bf16(x, C, L, L, pad, 0.1f, xb);
+                    else ck_pad_input_f32(x, C, L, L, pad, 0.1f, xp);
+                    double t1 = now();
+                    if (format == INT8) {
+                        ck_conv_i8_args a = { C, C, k, 1, L, xq, xscale, ld, packed8, bias, NULL, 0, y, L };
+                        ck_conv1d_i8(&a);
+                    } else if (format == BF16) {
                         ck_conv_bf16_args a = { C, C, k, 1, L, xb, ld, packed, bias, NULL, 0, y, L };
                         ck_conv1d_bf16(&a);
                     } else {
                         ck_conv_args a = { C, C, k, 1, L, xp, ld, w, (long)C * k, k, 1, bias, NULL, 0, y, L };
                         ck_conv1d(&a);
                     }
-                    t[r] = now() - t0;
+                    t[r] = now() - t1;
+                    p[r] = t1 - t0;
                 }
                 seconds += median(t, RUNS);
+                preparing += median(p, RUNS);
                 flops += 2.0 * C * C * k * L;
-                free(x); free(w); free(xp); free(y); free(bias); free(xb); free(packed);
+                free(x); free(w); free(xp); free(y); free(bias); free(xb); free(packed); free(xq); free(packed8); free(xscale);
             }
-            printf("vocoder convolutions %s, %3d channels, kernels 3+7+11: %.0f GFLOP/s\n", bf16 ? "bf16" : "fp32", C, flops / seconds / 1e9);
+            printf("vocoder convolutions %s, %3d channels, kernels 3+7+11: %4.0f GFLOP/s (%3.0f with the input's preparation)\n",
+                   names[format], C, flops / seconds / 1e9, flops / (seconds + preparing) / 1e9);
         }
 }
 

@@ -22,7 +22,7 @@ enum {
     CK_LEVEL_GENERIC = 0,     // baseline: portable C (SSE2 on x86-64, NEON on arm64)
     CK_LEVEL_AVX2 = 1,        // AVX2 + FMA
     CK_LEVEL_AVX512 = 2,      // AVX-512 F/BW/VL/DQ
-    CK_LEVEL_AVX512BF16 = 3,  // AVX-512 plus AVX512_BF16 (vdpbf16ps)
+    CK_LEVEL_AVX512BF16 = 3,  // AVX-512 plus AVX512_BF16 (vdpbf16ps) and AVX512_VNNI (vpdpbusd)
 };
 
 /// The highest level this CPU supports.
@@ -188,6 +188,34 @@ void ck_conv1d_bf16(const ck_conv_bf16_args *args);
 /// odd channel. ldxb = length + 2·pad.
 void ck_pack_input_bf16(const float *x, int channels, int length, int ldx, int pad, float slope,
                         uint16_t *xb);
+
+/// The same with int8 × int8 products (AVX512-VNNI `vpdpbusd` where the CPU has it), for the vocoder's residual
+/// blocks in int8 precision. The input is quantized per position by ck_quantize_input_u8 (one scale per column
+/// over all channels, so a column's numbers do not depend on its neighbours or on tiling), the weights per
+/// output channel by ck_pack_conv_i8. Integer sums are exact, so every level forms the same sums:
+///   y[o, t] = bias[o] + residual[o, t] + wscale[o] · Σ_j xscale[t + j·d] · Σ_c wq(o, c, j) · xq(c, t + j·d)
+typedef struct {
+    int c_in, c_out, taps, dilation, length;
+    const uint8_t *xq; const float *xscale; int ldx;  // from ck_quantize_input_u8 (offset by the first column)
+    const void *packed;          // from ck_pack_conv_i8
+    const float *bias;
+    const float *residual; int ldr;
+    float *y; int ldy;
+} ck_conv_i8_args;
+/// Whether a tap's integer sum over c_in channels always fits an int32 (c_in below ~44 000).
+int ck_conv_i8_supported(int c_in);
+/// Size in bytes of the packed int8 weights (values, per-channel scales, per-tap sums).
+size_t ck_pack_conv_i8_size(int c_out, int c_in, int taps);
+/// Packs fp32 w(o, c, j) = weight[o·so + c·sc + j·sj] into channel quads, quantized per output channel by
+/// ck_quantize_rows_i8's rule.
+void ck_pack_conv_i8(const float *weight, long so, long sc, long sj, int c_out, int c_in, int taps, void *packed);
+void ck_conv1d_i8(const ck_conv_i8_args *args);
+/// Quantizes v = leaky_relu(x[c, t], slope) per position t: xscale[pad + t] = max_c |v| / 127 and
+/// q = round(v · 127 / max_c |v|) (nearest even) in [−127, 127], stored as q + 128 in channel quads,
+/// xq[(c/4)][pad + t][c%4]; the `pad` columns on both sides and missing channels of the last quad hold
+/// q = 0 (scale 0). ldxq = length + 2·pad.
+void ck_quantize_input_u8(const float *x, int channels, int length, int ldx, int pad, float slope,
+                          uint8_t *xq, float *xscale);
 
 /// Writes leaky_relu(x[c, t], slope) into out[c][pad + t] (row stride length + 2·pad) with zero margins.
 void ck_pad_input_f32(const float *x, int channels, int length, int ldx, int pad, float slope, float *out);

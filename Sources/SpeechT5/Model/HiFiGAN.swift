@@ -4,8 +4,9 @@ import Foundation
 /// The HiFi-GAN vocoder (`SpeechT5HifiGan`): log-mel spectrogram `[frames, n_mel]` → waveform.
 ///
 /// Every convolution runs as a direct convolution on the C kernels (fp32 weights used in place from the
-/// memory-mapped checkpoint, or bf16 channel pairs in bf16 precision), with each leaky ReLU fused into
-/// the copy that pads the next convolution's input.
+/// memory-mapped checkpoint, or bf16 channel pairs in bf16 precision; in int8 precision the residual
+/// blocks, nearly all of the work, multiply int8 weights with inputs quantized per position), with each
+/// leaky ReLU fused into the copy that prepares the next convolution's input.
 public struct HiFiGAN: Sendable {
     /// One multi-receptive-field residual block: pairs of (dilated conv, conv), each pair a residual.
     struct ResidualBlock: Sendable {
@@ -18,7 +19,7 @@ public struct HiFiGAN: Sendable {
         var reach: Int { zip(dilatedConvolutions, convolutions).reduce(0) { $0 + $1.0.padding + $1.1.padding } }
 
         func apply(_ x: UnsafePointer<Float>, channels: Int, length: Int, into out: UnsafeMutablePointer<Float>,
-                   workspace: HiFiGAN.Workspace) {
+                   workspace: ConvolutionWorkspace) {
             out.update(from: x, count: channels * length)
             let t = workspace.buffer(0, channels * length)
             for (dilated, plain) in zip(dilatedConvolutions, convolutions) {
@@ -26,63 +27,6 @@ public struct HiFiGAN: Sendable {
                 workspace.convolve(plain, input: t, length: length, slope: slope, into: out, residual: out)
             }
         }
-    }
-
-    /// Reusable buffers of one vocoder call.
-    final class Workspace: @unchecked Sendable {
-        private var buffers: [Int: Scratch] = [:]
-
-        func raw(_ slot: Int, _ bytes: Int) -> UnsafeMutableRawPointer {
-            if let buffer = buffers[slot], buffer.count * 4 >= bytes { return UnsafeMutableRawPointer(buffer.pointer) }
-            let buffer = Scratch((bytes + 3) / 4)
-            buffers[slot] = buffer
-            return UnsafeMutableRawPointer(buffer.pointer)
-        }
-
-        func buffer(_ slot: Int, _ count: Int) -> UnsafeMutablePointer<Float> {
-            raw(slot, count * 4).bindMemory(to: Float.self, capacity: count)
-        }
-
-        /// `out = conv(leaky(x, slope)) (+ residual)`, same length (stride 1, "same" padding).
-        func convolve(_ conv: Conv1d, input x: UnsafePointer<Float>, length: Int, slope: Float,
-                      into out: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?) {
-            let pad = conv.padding
-            let ld = length + 2 * pad
-            let outLength = conv.outputLength(length)
-            if conv.packed != nil {
-                let xb = raw(10, (conv.inChannels + 1) / 2 * ld * 4).bindMemory(to: UInt16.self, capacity: (conv.inChannels + 1) / 2 * ld * 2)
-                ck_pack_input_bf16(x, Int32(conv.inChannels), Int32(length), Int32(length), Int32(pad), slope, xb)
-                conv.apply(pairs: xb, ldx: ld, outLength: outLength, y: out, ldy: outLength, residual: residual, ldr: outLength)
-            } else {
-                let padded = buffer(11, conv.inChannels * ld)
-                padInput(x, channels: conv.inChannels, length: length, ldx: length, pad: pad, slope: slope, into: padded)
-                conv.apply(padded: padded, ldx: ld, outLength: outLength, y: out, ldy: outLength, residual: residual, ldr: outLength)
-            }
-        }
-
-        /// `out[o, t] = conv(leaky(x))[o, t]` for a "same" convolution of `x [cIn, length]`, in tiles so that
-        /// the padded copy of the input stays small.
-        func convolveTiled(_ conv: Conv1d, input x: UnsafePointer<Float>, length: Int, slope: Float,
-                           into out: UnsafeMutablePointer<Float>) {
-            let pad = conv.padding
-            let tile = HiFiGAN.tileLength
-            var a = 0
-            while a < length {
-                let b = min(length, a + tile), width = b - a + 2 * pad
-                let padded = buffer(12, conv.inChannels * width)
-                for c in 0..<conv.inChannels {
-                    let row = padded + c * width
-                    for t in 0..<width {
-                        let position = a - pad + t
-                        row[t] = position >= 0 && position < length ? x[c * length + position] : 0
-                    }
-                    if slope != 1 { ck_leaky_relu(row, width, slope) }
-                }
-                conv.apply(padded: padded, ldx: width, outLength: b - a, y: out + a, ldy: length)
-                a = b
-            }
-        }
-
     }
 
     /// The configuration the weights were loaded with.
@@ -165,11 +109,12 @@ public struct HiFiGAN: Sendable {
                 x[m * frames + t] = v
             }
         }
-        let workspace = Workspace()
+        let workspace = ConvolutionWorkspace()
         var length = frames
         var h = Scratch(inputConvolution.outChannels * length)
         x.withUnsafeBufferPointer { xp in
-            workspace.convolveTiled(inputConvolution, input: xp.baseAddress!, length: length, slope: 1, into: h.pointer)
+            workspace.convolveTiled(inputConvolution, input: xp.baseAddress!, length: length, slope: 1, into: h.pointer,
+                                    tile: Self.tileLength)
         }
         let kernels = config.resblockKernelSizes.count
         for (i, upsampler) in upsamplers.enumerated() {
@@ -222,7 +167,8 @@ public struct HiFiGAN: Sendable {
         // The reference's last activation is F.leaky_relu with torch's default slope 0.01, not the config's.
         var waveform = [Float](repeating: 0, count: length)
         waveform.withUnsafeMutableBufferPointer { w in
-            workspace.convolveTiled(outputConvolution, input: h.pointer, length: length, slope: 0.01, into: w.baseAddress!)
+            workspace.convolveTiled(outputConvolution, input: h.pointer, length: length, slope: 0.01, into: w.baseAddress!,
+                                    tile: Self.tileLength)
             ck_activation(w.baseAddress!, length, Int32(CK_ACT_TANH), 0)
         }
         return waveform

@@ -195,11 +195,11 @@ struct FeedForward: Sendable {
 }
 
 /// 1-D convolution over one channels-first sequence `[cIn, length]`, stride 1, run as a direct
-/// convolution (no im2col). fp32: the weight `[cOut, cIn, kernel]` is used in place; bf16: packed once
-/// into channel pairs for `vdpbf16ps`.
+/// convolution (no im2col). fp32: the weight `[cOut, cIn, kernel]` is used in place; bf16 and int8: packed
+/// once for `vdpbf16ps` or `vpdpbusd` (``PackedConvWeights``).
 struct Conv1d: Sendable {
-    let weight: WeightMatrix          // [cOut, cIn · kernel] (fp32, or the bf16 copy when packed is set)
-    let packed: PackedConvWeights?    // bf16 precision
+    let weight: WeightMatrix          // [cOut, cIn · kernel], fp32
+    let packed: PackedConvWeights?    // bf16 or int8 precision
     let bias: FloatBuffer?
     let inChannels: Int
     let outChannels: Int
@@ -207,6 +207,8 @@ struct Conv1d: Sendable {
     let dilation: Int
     let padding: Int
 
+    /// `precision` `.int8` quantizes weights and inputs to int8 (the vocoder's residual blocks); shapes whose
+    /// integer sums could overflow fall back to bf16.
     init(weight: WeightMatrix, bias: FloatBuffer?, inChannels: Int, kernelSize: Int, dilation: Int = 1, padding: Int,
          precision: Precision = .fp32) {
         self.weight = weight
@@ -216,9 +218,14 @@ struct Conv1d: Sendable {
         self.kernelSize = kernelSize
         self.dilation = dilation
         self.padding = padding
-        if precision.computeBound == .bf16, let f32 = weight.f32 {
-            packed = PackedConvWeights(weight: f32, so: inChannels * kernelSize, sc: kernelSize, sj: 1,
-                                       cOut: outChannels, cIn: inChannels, taps: kernelSize)
+        let format: PackedConvWeights.Format? = switch precision {
+        case .fp32: nil
+        case .bf16: .bf16
+        case .int8: ck_conv_i8_supported(Int32(inChannels)) != 0 ? .int8 : .bf16
+        }
+        if let format, let f32 = weight.f32 {
+            packed = PackedConvWeights(format, weight: f32, so: inChannels * kernelSize, sc: kernelSize, sj: 1,
+                                           cOut: outChannels, cIn: inChannels, taps: kernelSize)
         } else {
             packed = nil
         }
@@ -229,7 +236,7 @@ struct Conv1d: Sendable {
         let w = try store.matrix("\(prefix).weight", shape: [cOut, cIn, kernel], precision: .fp32)
         self.init(weight: w, bias: hasBias ? FloatBuffer(try store.tensor("\(prefix).bias", shape: [cOut])) : nil,
                   inChannels: cIn, kernelSize: kernel, dilation: dilation, padding: padding, precision: precision)
-        if precision.computeBound == .bf16 { store.releasePages("\(prefix).weight") }
+        if packed != nil { store.releasePages("\(prefix).weight") }
     }
 
     /// Output length for an input of `length`.
@@ -251,54 +258,123 @@ struct Conv1d: Sendable {
         withExtendedLifetime(self) {}
     }
 
-    /// The same on bf16 channel pairs (`ck_pack_input_bf16` layout with `padding` columns each side).
-    func apply(pairs xb: UnsafePointer<UInt16>, ldx: Int, outLength: Int, y: UnsafeMutablePointer<Float>, ldy: Int,
-               residual: UnsafePointer<Float>? = nil, ldr: Int = 0) {
-        var a = ck_conv_bf16_args(c_in: Int32(inChannels), c_out: Int32(outChannels), taps: Int32(kernelSize),
-                                  dilation: Int32(dilation), length: Int32(outLength), xb: xb, ldx: Int32(ldx),
-                                  packed: packed!.pointer, bias: bias.map { UnsafePointer($0.pointer) },
-                                  residual: residual, ldr: Int32(ldr), y: y, ldy: Int32(ldy))
-        ck_conv1d_bf16(&a)
-        withExtendedLifetime(self) {}
-    }
-
-    /// `x` is `[inChannels, length]`; returns `[outChannels, newLength]` and `newLength`. `slope` applies a
-    /// leaky ReLU to the input first (1: none).
+    /// `x [inChannels, length]` → `[outChannels, newLength]` and `newLength`. `slope` applies a leaky ReLU to
+    /// the input first (1: none).
     func callAsFunction(_ x: [Float], length: Int, inputSlope slope: Float = 1) -> (values: [Float], length: Int) {
         let outLength = outputLength(length)
         guard outLength > 0 else { return ([], 0) }
         var out = [Float](repeating: 0, count: outChannels * outLength)
-        let ldx = length + 2 * padding
         x.withUnsafeBufferPointer { xp in
             out.withUnsafeMutableBufferPointer { op in
-                if packed != nil {
-                    let xb = UnsafeMutablePointer<UInt16>.allocate(capacity: (inChannels + 1) / 2 * ldx * 2)
-                    defer { xb.deallocate() }
-                    ck_pack_input_bf16(xp.baseAddress!, Int32(inChannels), Int32(length), Int32(length), Int32(padding), slope, xb)
-                    apply(pairs: xb, ldx: ldx, outLength: outLength, y: op.baseAddress!, ldy: outLength)
-                } else {
-                    let padded = Scratch(inChannels * ldx)
-                    padInput(xp.baseAddress!, channels: inChannels, length: length, ldx: length, pad: padding,
-                             slope: slope, into: padded.pointer)
-                    apply(padded: padded.pointer, ldx: ldx, outLength: outLength, y: op.baseAddress!, ldy: outLength)
-                }
+                ConvolutionWorkspace().convolve(self, input: xp.baseAddress!, length: length, slope: slope,
+                                                into: op.baseAddress!, residual: nil)
             }
         }
         return (out, outLength)
     }
 }
 
-/// Conv weights packed into bf16 channel pairs (`ck_pack_conv_bf16`).
+/// Conv weights packed once for the compute-bound kernels: bf16 channel pairs (`ck_pack_conv_bf16`) or int8
+/// channel quads with one scale per output channel (`ck_pack_conv_i8`).
 final class PackedConvWeights: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<UInt16>
+    enum Format { case bf16, int8 }
+    let format: Format
+    let pointer: UnsafeMutableRawPointer
 
-    init(weight: UnsafePointer<Float>, so: Int, sc: Int, sj: Int, cOut: Int, cIn: Int, taps: Int) {
-        let size = ck_pack_conv_bf16_size(Int32(cOut), Int32(cIn), Int32(taps))
-        pointer = UnsafeMutablePointer<UInt16>.allocate(capacity: max(size, 1))
-        ck_pack_conv_bf16(weight, so, sc, sj, Int32(cOut), Int32(cIn), Int32(taps), pointer)
+    init(_ format: Format, weight: UnsafePointer<Float>, so: Int, sc: Int, sj: Int, cOut: Int, cIn: Int, taps: Int) {
+        self.format = format
+        switch format {
+        case .bf16:
+            let size = ck_pack_conv_bf16_size(Int32(cOut), Int32(cIn), Int32(taps))
+            let values = UnsafeMutablePointer<UInt16>.allocate(capacity: max(size, 1))
+            ck_pack_conv_bf16(weight, so, sc, sj, Int32(cOut), Int32(cIn), Int32(taps), values)
+            pointer = UnsafeMutableRawPointer(values)
+        case .int8:
+            let size = ck_pack_conv_i8_size(Int32(cOut), Int32(cIn), Int32(taps))
+            pointer = UnsafeMutableRawPointer.allocate(byteCount: max(size, 1), alignment: 64)
+            ck_pack_conv_i8(weight, so, sc, sj, Int32(cOut), Int32(cIn), Int32(taps), pointer)
+        }
     }
 
+    /// The bf16 pairs (format `.bf16`).
+    var pairs: UnsafePointer<UInt16> { UnsafePointer(pointer.assumingMemoryBound(to: UInt16.self)) }
+
     deinit { pointer.deallocate() }
+}
+
+/// Reusable buffers for convolutions over one sequence, and the input preparation each weight format needs
+/// (padding, bf16 pairs or per-position int8 quantization) fused with the leaky ReLU before it.
+final class ConvolutionWorkspace: @unchecked Sendable {
+    private var buffers: [Int: Scratch] = [:]
+
+    func raw(_ slot: Int, _ bytes: Int) -> UnsafeMutableRawPointer {
+        if let buffer = buffers[slot], buffer.count * 4 >= bytes { return UnsafeMutableRawPointer(buffer.pointer) }
+        let buffer = Scratch((bytes + 3) / 4)
+        buffers[slot] = buffer
+        return UnsafeMutableRawPointer(buffer.pointer)
+    }
+
+    func buffer(_ slot: Int, _ count: Int) -> UnsafeMutablePointer<Float> {
+        raw(slot, count * 4).bindMemory(to: Float.self, capacity: count)
+    }
+
+    /// `out = conv(leaky(x, slope)) (+ residual)` for `x [inChannels, length]`, out `[outChannels, outLength]`.
+    func convolve(_ conv: Conv1d, input x: UnsafePointer<Float>, length: Int, slope: Float,
+                  into out: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?) {
+        let pad = conv.padding
+        let ld = length + 2 * pad
+        let outLength = conv.outputLength(length)
+        guard outLength > 0 else { return }
+        let bias = conv.bias.map { UnsafePointer($0.pointer) }
+        switch conv.packed?.format {
+        case nil:
+            let padded = buffer(11, conv.inChannels * ld)
+            padInput(x, channels: conv.inChannels, length: length, ldx: length, pad: pad, slope: slope, into: padded)
+            conv.apply(padded: padded, ldx: ld, outLength: outLength, y: out, ldy: outLength, residual: residual, ldr: outLength)
+        case .bf16:
+            let count = (conv.inChannels + 1) / 2 * ld * 2
+            let xb = raw(10, count * 2).bindMemory(to: UInt16.self, capacity: count)
+            ck_pack_input_bf16(x, Int32(conv.inChannels), Int32(length), Int32(length), Int32(pad), slope, xb)
+            var a = ck_conv_bf16_args(c_in: Int32(conv.inChannels), c_out: Int32(conv.outChannels), taps: Int32(conv.kernelSize),
+                                      dilation: Int32(conv.dilation), length: Int32(outLength), xb: xb, ldx: Int32(ld),
+                                      packed: conv.packed!.pairs, bias: bias, residual: residual, ldr: Int32(outLength),
+                                      y: out, ldy: Int32(outLength))
+            ck_conv1d_bf16(&a)
+        case .int8:
+            let count = (conv.inChannels + 3) / 4 * ld * 4
+            let xq = raw(10, count).bindMemory(to: UInt8.self, capacity: count)
+            let scales = buffer(13, ld)
+            ck_quantize_input_u8(x, Int32(conv.inChannels), Int32(length), Int32(length), Int32(pad), slope, xq, scales)
+            var a = ck_conv_i8_args(c_in: Int32(conv.inChannels), c_out: Int32(conv.outChannels), taps: Int32(conv.kernelSize),
+                                    dilation: Int32(conv.dilation), length: Int32(outLength), xq: xq, xscale: scales,
+                                    ldx: Int32(ld), packed: conv.packed!.pointer, bias: bias, residual: residual,
+                                    ldr: Int32(outLength), y: out, ldy: Int32(outLength))
+            ck_conv1d_i8(&a)
+        }
+        withExtendedLifetime(conv) {}
+    }
+
+    /// `out[o, t] = conv(leaky(x))[o, t]` for a "same" fp32 convolution of `x [cIn, length]`, in tiles so
+    /// that the padded copy of the input stays small.
+    func convolveTiled(_ conv: Conv1d, input x: UnsafePointer<Float>, length: Int, slope: Float,
+                       into out: UnsafeMutablePointer<Float>, tile: Int) {
+        let pad = conv.padding
+        var a = 0
+        while a < length {
+            let b = min(length, a + tile), width = b - a + 2 * pad
+            let padded = buffer(12, conv.inChannels * width)
+            for c in 0..<conv.inChannels {
+                let row = padded + c * width
+                for t in 0..<width {
+                    let position = a - pad + t
+                    row[t] = position >= 0 && position < length ? x[c * length + position] : 0
+                }
+                if slope != 1 { ck_leaky_relu(row, width, slope) }
+            }
+            conv.apply(padded: padded, ldx: width, outLength: b - a, y: out + a, ldy: length)
+            a = b
+        }
+    }
 }
 
 /// Copies `x [channels, length]` (row stride `ldx`) into `out [channels, pad + length + pad]` with zero
@@ -330,12 +406,11 @@ struct ConvTranspose1d: Sendable {
         kernelSize = kernel
         self.stride = stride
         self.padding = padding
-        if precision.computeBound == .bf16 {
-            let w = weight.f32!
+        if precision.computeBound == .bf16, let w = weight.f32 {
             packedPhases = (0..<stride).map { rho in
                 let taps = (kernel - rho + stride - 1) / stride
-                return PackedConvWeights(weight: w + rho + stride * max(taps - 1, 0), so: kernel, sc: cOut * kernel,
-                                         sj: -stride, cOut: cOut, cIn: cIn, taps: max(taps, 0))
+                return PackedConvWeights(.bf16, weight: w + rho + stride * max(taps - 1, 0), so: kernel,
+                                             sc: cOut * kernel, sj: -stride, cOut: cOut, cIn: cIn, taps: max(taps, 0))
             }
             store.releasePages("\(prefix).weight")
         } else {
@@ -381,7 +456,7 @@ struct ConvTranspose1d: Sendable {
             if let packedPhases {
                 var a = ck_conv_bf16_args(c_in: Int32(inChannels), c_out: Int32(outChannels), taps: Int32(taps),
                                           dilation: 1, length: Int32(count), xb: pairs! + firstColumn * 2, ldx: Int32(ld),
-                                          packed: packedPhases[rho].pointer, bias: bias.pointer, residual: nil, ldr: 0,
+                                          packed: packedPhases[rho].pairs, bias: bias.pointer, residual: nil, ldr: 0,
                                           y: temp.pointer, ldy: Int32(phaseLength))
                 ck_conv1d_bf16(&a)
             } else {

@@ -16,13 +16,16 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
     /// halves (16 significant bits) and large products (encoder, vocoder) round activations to bf16; CPUs
     /// without it widen the bf16 weights to float32. The decoder's key/value caches are bf16 as well.
     case bf16
-    /// As `.bf16`, except the speech decoder's weights, which every decoder step reads again: those are
-    /// int8 with one float32 scale per output row (symmetric, `max|w|/127`), multiplied with float32
-    /// activations. A quarter of fp32's memory traffic per step; slightly further from the reference than bf16.
+    /// As `.bf16`, except for two parts. The speech decoder's weights, which every decoder step reads again,
+    /// are int8 with one float32 scale per output row (symmetric, `max|w|/127`), multiplied with float32
+    /// activations: a quarter of fp32's memory traffic per step. The vocoder's residual blocks (nearly all
+    /// of its arithmetic) multiply int8 weights (one scale per output channel) with inputs quantized to
+    /// int8 per position (one scale per time step over all channels): twice bf16's products per
+    /// instruction with AVX512-VNNI. Slightly further from the reference than bf16.
     case int8
 
     /// The precision of the weights a synthesis reads once per input (encoder, cross-attention keys and
-    /// values, vocoder), where products are compute-bound rather than memory-bound: bf16 for `.int8`.
+    /// values, vocoder upsampling), where products are compute-bound rather than memory-bound: bf16 for `.int8`.
     var computeBound: Precision { self == .int8 ? .bf16 : self }
 }
 
