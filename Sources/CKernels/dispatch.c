@@ -186,8 +186,9 @@ static void conv_task(void *context, int task, int thread) {
     (void)thread;
     const conv_job *job = context;
     int op = task % job->o_parts, tp = task / job->o_parts;
-    int blocks = (job->c_out + 3) / 4;
-    int o0 = CK_MIN(job->c_out, blocks * op / job->o_parts * 4), o1 = CK_MIN(job->c_out, blocks * (op + 1) / job->o_parts * 4);
+    // Parts on 8-channel boundaries: whole tiles for every kernel (4 or 8 output channels per tile).
+    int blocks = (job->c_out + 7) / 8;
+    int o0 = CK_MIN(job->c_out, blocks * op / job->o_parts * 8), o1 = CK_MIN(job->c_out, blocks * (op + 1) / job->o_parts * 8);
     int t0 = tp * job->t_chunk, t1 = CK_MIN(job->length, t0 + job->t_chunk);
     if (o0 >= o1 || t0 >= t1) return;
     conv_range(job, o0, o1, t0, t1);
@@ -205,7 +206,7 @@ static void conv_run(const void *args, int kind, int c_out, int c_in, int taps, 
     int chunk = 256;
     int t_parts = (length + chunk - 1) / chunk;
     int o_parts = 1;
-    while (t_parts * o_parts < 4 * threads && o_parts * 4 < c_out) o_parts *= 2;
+    while (t_parts * o_parts < 4 * threads && o_parts * 8 < c_out) o_parts *= 2;
     job.t_chunk = chunk;
     job.o_parts = o_parts;
     ck_parallel_for(t_parts * o_parts, conv_task, &job);
