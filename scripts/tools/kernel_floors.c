@@ -4,10 +4,10 @@
 //   clang -O2 -ISources/CKernels/include -ISources/CKernels -pthread scripts/tools/kernel_floors.c \
 //       Sources/CKernels/*.c -o /tmp/kernel_floors -lm && /tmp/kernel_floors [threads]
 //
-// 1. Decoder step, products only: the 36 int8 products of one step (6 layers: q/k/v, out, cross q, cross out,
-//    FFN in and out; 768 wide, FFN 3072), one row, weights streamed from memory as in a real step (51 MB,
-//    more than the last-level cache). Median time and bytes per second: what a step costs before attention,
-//    norms and the pre-net.
+// 1. Decoder step, products only: the 48 products of one step (6 layers: q/k/v, out, cross q, cross out,
+//    FFN in and out; 768 wide, FFN 3072), one row, weights streamed from memory as in a real step (int8
+//    50 MB, bf16 99 MB, fp32 198 MB: more than the last-level cache), for each weight format. Median time and
+//    bytes per second: what a step costs before attention, norms and the pre-net.
 // 2. Encoder products: bf16 weights, 101 rows (rounded bf16 activations, vdpbf16ps where available),
 //    GFLOP/s for the three shapes of an encoder layer.
 // 3. Vocoder convolutions: int8 (per-position input scales, vpdpbusd), bf16 (channel pairs) and fp32 direct
@@ -25,32 +25,50 @@ static int by_value(const void *a, const void *b) { double x = *(const double *)
 static double median(double *v, int n) { qsort(v, (size_t)n, sizeof *v, by_value); return v[n / 2]; }
 static float value(long i) { return (float)((i * 2654435761u) % 2001) / 1000.0f - 1.0f; }
 
-typedef struct { int n, k; int8_t *w; float *scales; } int8_matrix;
+enum { FORMAT_INT8, FORMAT_BF16, FORMAT_FP32 };
 
-static int8_matrix int8_random(int n, int k) {
-    int8_matrix m = { n, k, malloc((size_t)n * k), malloc(sizeof(float) * n) };
+typedef struct { int n, k, format; void *w; float *scales; } weight_matrix;
+
+static weight_matrix random_matrix(int n, int k, int format) {
+    weight_matrix m = { n, k, format, NULL, NULL };
     float *f = malloc(sizeof(float) * (size_t)n * k);
     for (long i = 0; i < (long)n * k; i++) f[i] = value(i);
-    ck_quantize_rows_i8(f, n, k, m.w, m.scales);
+    if (format == FORMAT_FP32) { m.w = f; return m; }
+    if (format == FORMAT_BF16) {
+        m.w = malloc(2 * (size_t)n * k);
+        ck_convert_f32_to_bf16(f, m.w, (size_t)n * k);
+    } else {
+        m.w = malloc((size_t)n * k);
+        m.scales = malloc(sizeof(float) * n);
+        ck_quantize_rows_i8(f, n, k, m.w, m.scales);
+    }
     free(f);
     return m;
 }
 
-static ck_linear_args linear(const int8_matrix *m, const float *x, float *y) {
+/// One row through the matrix as a decoder step multiplies it (bf16 weights: split bf16 activations).
+static ck_linear_args linear(const weight_matrix *m, const float *x, float *y) {
     ck_linear_args a;
     memset(&a, 0, sizeof a);
-    a.m = 1; a.n = m->n; a.k = m->k; a.x = x; a.ldx = m->k; a.weight_i8 = m->w; a.weight_scales = m->scales;
-    a.ldw = m->k; a.y = y; a.ldy = m->n;
+    a.m = 1; a.n = m->n; a.k = m->k; a.x = x; a.ldx = m->k; a.ldw = m->k; a.y = y; a.ldy = m->n;
+    if (m->format == FORMAT_FP32) a.weight_f32 = m->w;
+    else if (m->format == FORMAT_BF16) { a.weight_bf16 = m->w; a.bf16_activations = CK_X_BF16_SPLIT; }
+    else { a.weight_i8 = m->w; a.weight_scales = m->scales; }
     return a;
 }
 
-static void decoder_products(void) {
+static void decoder_products(int format) {
     enum { H = 768, F = 3072, L = 6, PER_LAYER = 8, RUNS = 31 };
-    int8_matrix w[L][PER_LAYER];
+    static const char *names[3] = { "int8", "bf16", "fp32" };
+    static const int bytes_per_weight[3] = { 1, 2, 4 };
+    weight_matrix w[L][PER_LAYER];
     int shapes[PER_LAYER][2] = { {H, H}, {H, H}, {H, H}, {H, H}, {H, H}, {H, H}, {F, H}, {H, F} };
     double bytes = 0;
     for (int l = 0; l < L; l++)
-        for (int j = 0; j < PER_LAYER; j++) { w[l][j] = int8_random(shapes[j][0], shapes[j][1]); bytes += (double)shapes[j][0] * shapes[j][1]; }
+        for (int j = 0; j < PER_LAYER; j++) {
+            w[l][j] = random_matrix(shapes[j][0], shapes[j][1], format);
+            bytes += (double)shapes[j][0] * shapes[j][1] * bytes_per_weight[format];
+        }
     float *x = calloc(F, sizeof(float)), *y = calloc(F, sizeof(float)), *y2 = calloc(F, sizeof(float)), *y3 = calloc(F, sizeof(float));
     for (int i = 0; i < F; i++) x[i] = 0.01f * (float)(i % 100);
     double t[RUNS];
@@ -64,7 +82,9 @@ static void decoder_products(void) {
         t[r] = now() - t0;
     }
     double m = median(t, RUNS);
-    printf("decoder step, int8 products only: %.3f ms median for %.1f MB (%.1f GB/s)\n", m * 1e3, bytes / 1e6, bytes / m / 1e9);
+    printf("decoder step, %s products only: %.3f ms median for %.1f MB (%.1f GB/s)\n", names[format], m * 1e3, bytes / 1e6, bytes / m / 1e9);
+    for (int l = 0; l < L; l++) for (int j = 0; j < PER_LAYER; j++) { free(w[l][j].w); free(w[l][j].scales); }
+    free(x); free(y); free(y2); free(y3);
 }
 
 static void encoder_products(void) {
@@ -91,10 +111,9 @@ static void encoder_products(void) {
 
 static void vocoder_convolutions(void) {
     enum { L = 4096, RUNS = 11 };
-    enum { INT8, BF16, FP32 };
     const char *names[3] = { "int8", "bf16", "fp32" };
     int channels[4] = { 256, 128, 64, 32 }, kernels[3] = { 3, 7, 11 };
-    for (int format = INT8; format <= FP32; format++)
+    for (int format = FORMAT_INT8; format <= FORMAT_FP32; format++)
         for (int s = 0; s < 4; s++) {
             int C = channels[s];
             double flops = 0, seconds = 0, preparing = 0;
@@ -112,14 +131,14 @@ static void vocoder_convolutions(void) {
                 double t[RUNS], p[RUNS];
                 for (int r = 0; r < RUNS; r++) {
                     double t0 = now();
-                    if (format == INT8) ck_quantize_input_u8(x, C, L, L, pad, 0.1f, xq, xscale);
-                    else if (format == BF16) ck_pack_input_bf16(x, C, L, L, pad, 0.1f, xb);
+                    if (format == FORMAT_INT8) ck_quantize_input_u8(x, C, L, L, pad, 0.1f, xq, xscale);
+                    else if (format == FORMAT_BF16) ck_pack_input_bf16(x, C, L, L, pad, 0.1f, xb);
                     else ck_pad_input_f32(x, C, L, L, pad, 0.1f, xp);
                     double t1 = now();
-                    if (format == INT8) {
+                    if (format == FORMAT_INT8) {
                         ck_conv_i8_args a = { C, C, k, 1, L, xq, xscale, ld, packed8, bias, NULL, 0, y, L };
                         ck_conv1d_i8(&a);
-                    } else if (format == BF16) {
+                    } else if (format == FORMAT_BF16) {
                         ck_conv_bf16_args a = { C, C, k, 1, L, xb, ld, packed, bias, NULL, 0, y, L };
                         ck_conv1d_bf16(&a);
                     } else {
@@ -142,7 +161,7 @@ static void vocoder_convolutions(void) {
 int main(int argc, char **argv) {
     ck_set_threads(argc > 1 ? atoi(argv[1]) : 2);
     printf("kernel level %s, %d threads\n", ck_cpu_level_name(ck_cpu_level()), ck_threads());
-    decoder_products();
+    for (int format = FORMAT_INT8; format <= FORMAT_FP32; format++) decoder_products(format);
     encoder_products();
     vocoder_convolutions();
     return 0;
