@@ -159,8 +159,7 @@ final class KernelDispatchTests: XCTestCase {
             let padding = (kernel - 1) / 2 * dilation
             let matrix = WeightMatrix(rows: cOut, columns: cIn * kernel, copying: w, precision: .fp32)
             let conv = Conv1d(weight: matrix, bias: FloatBuffer(b), inChannels: cIn, kernelSize: kernel, dilation: dilation,
-                              padding: padding, precision: .int8)
-            XCTAssertEqual(conv.packed?.format, .int8)
+                              padding: padding, format: .int8)
             // The weights it multiplies: the int8 rows of the linear layers' rule, one row per output channel.
             let heldWeights = WeightMatrix(rows: cOut, columns: cIn * kernel, copying: w, precision: .int8).floats()
             var firstLevelBytes: [UInt8]?

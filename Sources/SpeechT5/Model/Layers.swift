@@ -207,10 +207,9 @@ struct Conv1d: Sendable {
     let dilation: Int
     let padding: Int
 
-    /// `precision` `.int8` quantizes weights and inputs to int8 (the vocoder's residual blocks); shapes whose
-    /// integer sums could overflow fall back to bf16.
+    /// `format` nil: fp32 weights used in place.
     init(weight: WeightMatrix, bias: FloatBuffer?, inChannels: Int, kernelSize: Int, dilation: Int = 1, padding: Int,
-         precision: Precision = .fp32) {
+         format: PackedConvWeights.Format? = nil) {
         self.weight = weight
         self.bias = bias
         self.inChannels = inChannels
@@ -218,11 +217,6 @@ struct Conv1d: Sendable {
         self.kernelSize = kernelSize
         self.dilation = dilation
         self.padding = padding
-        let format: PackedConvWeights.Format? = switch precision {
-        case .fp32: nil
-        case .bf16: .bf16
-        case .int8: ck_conv_i8_supported(Int32(inChannels)) != 0 ? .int8 : .bf16
-        }
         if let format, let f32 = weight.f32 {
             packed = PackedConvWeights(format, weight: f32, so: inChannels * kernelSize, sc: kernelSize, sj: 1,
                                            cOut: outChannels, cIn: inChannels, taps: kernelSize)
@@ -235,7 +229,8 @@ struct Conv1d: Sendable {
          dilation: Int = 1, padding: Int, bias hasBias: Bool = true, precision: Precision = .fp32) throws {
         let w = try store.matrix("\(prefix).weight", shape: [cOut, cIn, kernel], precision: .fp32)
         self.init(weight: w, bias: hasBias ? FloatBuffer(try store.tensor("\(prefix).bias", shape: [cOut])) : nil,
-                  inChannels: cIn, kernelSize: kernel, dilation: dilation, padding: padding, precision: precision)
+                  inChannels: cIn, kernelSize: kernel, dilation: dilation, padding: padding,
+                  format: PackedConvWeights.Format(precision, inChannels: cIn))
         if packed != nil { store.releasePages("\(prefix).weight") }
     }
 
@@ -277,7 +272,22 @@ struct Conv1d: Sendable {
 /// Conv weights packed once for the compute-bound kernels: bf16 channel pairs (`ck_pack_conv_bf16`) or int8
 /// channel quads with one scale per output channel (`ck_pack_conv_i8`).
 final class PackedConvWeights: @unchecked Sendable {
-    enum Format { case bf16, int8 }
+    enum Format {
+        case bf16, int8
+
+        /// The format for a convolution loaded in `precision` (nil: fp32 in place). int8 only where the CPU
+        /// has int8 dot products (AVX512-VNNI, the `avx512bf16` level): elsewhere the portable integer sums
+        /// are slower than bf16 (measured at the avx512 level: 0.25 vs 0.095 s per audio second). Also bf16
+        /// for channel counts whose integer sums could overflow.
+        init?(_ precision: Precision, inChannels: Int) {
+            switch precision {
+            case .fp32: return nil
+            case .bf16: self = .bf16
+            case .int8:
+                self = Threading.cpuLevel >= .avx512bf16 && ck_conv_i8_supported(Int32(inChannels)) != 0 ? .int8 : .bf16
+            }
+        }
+    }
     let format: Format
     let pointer: UnsafeMutableRawPointer
 

@@ -21,7 +21,8 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
     /// activations: a quarter of fp32's memory traffic per step. The vocoder's residual blocks (nearly all
     /// of its arithmetic) multiply int8 weights (one scale per output channel) with inputs quantized to
     /// int8 per position (one scale per time step over all channels): twice bf16's products per
-    /// instruction with AVX512-VNNI. Slightly further from the reference than bf16.
+    /// instruction with AVX512-VNNI (CPUs without it keep bf16 there, which is faster for them). Slightly
+    /// further from the reference than bf16.
     case int8
 
     /// The precision of the weights a synthesis reads once per input (encoder, cross-attention keys and
