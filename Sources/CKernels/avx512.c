@@ -408,6 +408,31 @@ static A512 void attention_head_512(const ck_attention_args *p, int head, int dh
 #undef CK_HEAD_CASES
 }
 
+// MARK: Direct convolutions (fp32, bf16, int8): shared tile plumbing
+
+/// Stores one vector of a tile's output row: value + residual (if any), all 16 lanes or the masked ones.
+AI A512 void conv_store(float *y, const float *residual, __m512 value, __mmask16 mask, const int FULL) {
+    if (FULL) {
+        if (residual) value = _mm512_add_ps(value, _mm512_loadu_ps(residual));
+        _mm512_storeu_ps(y, value);
+    } else {
+        if (residual) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, residual));
+        _mm512_mask_storeu_ps(y, mask, value);
+    }
+}
+
+/// Runs TILE(args…, o, orows, t, len, FULL) over output channels [o0, o1) and positions [t0, t1) in tiles of
+/// RB channels × 16·V positions; whole tiles take the unmasked path (FULL = 1).
+#define CONV_TILES(RB, V, TILE, ...)                                              \
+    for (int o = o0; o < o1; o += (RB)) {                                         \
+        int orows = CK_MIN((RB), o1 - o);                                         \
+        for (int t = t0; t < t1; t += 16 * (V)) {                                 \
+            int len = CK_MIN(16 * (V), t1 - t);                                   \
+            if (len == 16 * (V)) TILE(__VA_ARGS__, o, orows, t, len, 1);          \
+            else TILE(__VA_ARGS__, o, orows, t, len, 0);                          \
+        }                                                                         \
+    }
+
 // MARK: Direct convolution, fp32
 
 // 8 output channels × 16 positions: one input load per 8 products. Measured against 4×4, 6×4, 4×6, 2×8,
@@ -447,28 +472,13 @@ AI A512 void conv_tile(const ck_conv_args *a, int o, int orows, int t, int len, 
         __m512 b = _mm512_set1_ps(a->bias ? a->bias[o + r] : 0.0f);
         float *y = a->y + (size_t)(o + r) * a->ldy + t;
         const float *res = a->residual ? a->residual + (size_t)(o + r) * a->ldr + t : NULL;
-        for (int v = 0; v < CONV_F32_V; v++) {
-            __m512 value = _mm512_add_ps(acc[r][v], b);
-            if (FULL) {
-                if (res) value = _mm512_add_ps(value, _mm512_loadu_ps(res + 16 * v));
-                _mm512_storeu_ps(y + 16 * v, value);
-            } else {
-                if (res) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mk[v], res + 16 * v));
-                _mm512_mask_storeu_ps(y + 16 * v, mk[v], value);
-            }
-        }
+        for (int v = 0; v < CONV_F32_V; v++)
+            conv_store(y + 16 * v, res ? res + 16 * v : NULL, _mm512_add_ps(acc[r][v], b), mk[v], FULL);
     }
 }
 
 static A512 void conv_range_512(const ck_conv_args *a, int o0, int o1, int t0, int t1) {
-    for (int o = o0; o < o1; o += CONV_F32_RB) {
-        int orows = CK_MIN(CONV_F32_RB, o1 - o);
-        for (int t = t0; t < t1; t += 16 * CONV_F32_V) {
-            int len = CK_MIN(16 * CONV_F32_V, t1 - t);
-            if (len == 16 * CONV_F32_V) conv_tile(a, o, orows, t, len, 1);
-            else conv_tile(a, o, orows, t, len, 0);
-        }
-    }
+    CONV_TILES(CONV_F32_RB, CONV_F32_V, conv_tile, a)
 }
 
 // MARK: Direct convolution, bf16 channel pairs
@@ -548,29 +558,14 @@ AI A512VN void conv_i8_tile(const ck_conv_i8_args *a, const ck_conv_i8_weights *
         const __m512 b = _mm512_set1_ps(a->bias ? a->bias[o + r] : 0.0f);
         float *y = a->y + (size_t)(o + r) * a->ldy + t;
         const float *res = a->residual ? a->residual + (size_t)(o + r) * a->ldr + t : NULL;
-        for (int v = 0; v < CONV_I8_V; v++) {
-            __m512 value = _mm512_fmadd_ps(acc[r][v], ws, b);
-            if (FULL) {
-                if (res) value = _mm512_add_ps(value, _mm512_loadu_ps(res + 16 * v));
-                _mm512_storeu_ps(y + 16 * v, value);
-            } else {
-                if (res) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mk[v], res + 16 * v));
-                _mm512_mask_storeu_ps(y + 16 * v, mk[v], value);
-            }
-        }
+        for (int v = 0; v < CONV_I8_V; v++)
+            conv_store(y + 16 * v, res ? res + 16 * v : NULL, _mm512_fmadd_ps(acc[r][v], ws, b), mk[v], FULL);
     }
 }
 
 static A512VN void conv_i8_range_vnni(const ck_conv_i8_args *a, int o0, int o1, int t0, int t1) {
     const ck_conv_i8_weights w = ck_conv_i8_unpack(a->packed, a->c_out, a->c_in, a->taps);
-    for (int o = o0; o < o1; o += CONV_I8_RB) {
-        int orows = CK_MIN(CONV_I8_RB, o1 - o);
-        for (int t = t0; t < t1; t += 16 * CONV_I8_V) {
-            int len = CK_MIN(16 * CONV_I8_V, t1 - t);
-            if (len == 16 * CONV_I8_V) conv_i8_tile(a, &w, o, orows, t, len, 1);
-            else conv_i8_tile(a, &w, o, orows, t, len, 0);
-        }
-    }
+    CONV_TILES(CONV_I8_RB, CONV_I8_V, conv_i8_tile, a, &w)
 }
 
 AI A512 __m512 leaky_512(__m512 v, __m512 slope) {
