@@ -1,5 +1,6 @@
-// AVX-512 kernels: dot-product GEMM tiles (fp32 weights, bf16 weights widened to fp32, and native
-// vdpbf16ps on bf16 activations) and direct 1-D convolutions. x86-64 only; selected at run time.
+// AVX-512 kernels: dot-product GEMM tiles (fp32 weights, bf16 or int8 weights widened to fp32, and native
+// vdpbf16ps on bf16 activations) and direct 1-D convolutions (fp32; bf16 channel pairs with vdpbf16ps or
+// emulated; int8 channel quads with vpdpbusd). x86-64 only; selected at run time.
 #include "internal.h"
 #if CK_X86
 #include <immintrin.h>

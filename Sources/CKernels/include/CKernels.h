@@ -1,5 +1,5 @@
-// Hand-written CPU kernels of the SpeechT5 engine: skinny/regular GEMM with weights in fp32 or bf16,
-// attention, row-wise math, direct 1-D convolutions, and a small persistent thread pool.
+// Hand-written CPU kernels of the SpeechT5 engine: skinny/regular GEMM with weights in fp32, bf16 or int8,
+// attention, row-wise math, direct 1-D convolutions (fp32, bf16, int8), and a small persistent thread pool.
 //
 // One binary runs on any x86-64: every kernel has a portable implementation (plain C with clang/gcc
 // vector extensions, compiled for baseline x86-64 and again for AVX2+FMA), and AVX-512 / AVX512-BF16
