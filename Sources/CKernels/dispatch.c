@@ -172,6 +172,7 @@ typedef struct {
     int c_out, length;
     int o_parts, t_chunk;
     const ck_kernel_table *kernels;
+    const ck_conv_input *input;   // CONV_F32 only: each task pads its own window of the raw input
 } conv_job;
 
 static void conv_range(const conv_job *job, int o0, int o1, int t0, int t1) {
@@ -180,6 +181,33 @@ static void conv_range(const conv_job *job, int o0, int o1, int t0, int t1) {
     case CONV_BF16: job->kernels->conv_bf16_range(job->args, o0, o1, t0, t1); break;
     default: job->kernels->conv_i8_range(job->args, o0, o1, t0, t1); break;
     }
+}
+
+/// Output positions [t0, t1) of an fp32 convolution of leaky(raw input) with `pad` zero columns each side: the
+/// task writes the padded window those outputs read into its own scratch (hot in its core's cache) and runs
+/// the tile kernel on it.
+static void conv_padded_window(const conv_job *job, int o0, int o1, int t0, int t1) {
+    const ck_conv_args *a = job->args;
+    const ck_conv_input *in = job->input;
+    const int width = t1 - t0 + (a->taps - 1) * a->dilation;
+    float *window = ck_scratch(1, sizeof(float) * (size_t)a->c_in * (size_t)width + 64);
+    // Padded column t0 + u holds raw position t0 + u − pad.
+    const int first = CK_MIN(width, CK_MAX(0, in->pad - t0)), last = CK_MIN(width, in->length + in->pad - t0);
+    for (int c = 0; c < a->c_in; c++) {
+        float *row = window + (size_t)c * width;
+        if (last <= first) { memset(row, 0, sizeof(float) * (size_t)width); continue; }
+        memset(row, 0, sizeof(float) * (size_t)first);
+        job->kernels->pad_row_f32(in->x + (size_t)c * in->ldx + (t0 + first - in->pad), last - first, in->ldx, 0,
+                                  in->slope, row + first, 0);
+        memset(row + last, 0, sizeof(float) * (size_t)(width - last));
+    }
+    ck_conv_args local = *a;
+    local.x = window;
+    local.ldx = width;
+    local.length = t1 - t0;
+    local.y = a->y + t0;
+    if (a->residual) local.residual = a->residual + t0;
+    job->kernels->conv_range(&local, o0, o1, 0, t1 - t0);
 }
 
 static void conv_task(void *context, int task, int thread) {
@@ -191,15 +219,19 @@ static void conv_task(void *context, int task, int thread) {
     int o0 = CK_MIN(job->c_out, blocks * op / job->o_parts * 8), o1 = CK_MIN(job->c_out, blocks * (op + 1) / job->o_parts * 8);
     int t0 = tp * job->t_chunk, t1 = CK_MIN(job->length, t0 + job->t_chunk);
     if (o0 >= o1 || t0 >= t1) return;
+    if (job->input) {
+        conv_padded_window(job, o0, o1, t0, t1);
+        return;
+    }
     conv_range(job, o0, o1, t0, t1);
 }
 
-static void conv_run(const void *args, int kind, int c_out, int c_in, int taps, int length) {
+static void conv_run(const void *args, int kind, int c_out, int c_in, int taps, int length, const ck_conv_input *input) {
     double work = (double)c_out * c_in * taps * length;
-    conv_job job = { args, kind, c_out, length, 1, length, ck_kernels() };
+    conv_job job = { args, kind, c_out, length, 1, length, ck_kernels(), input };
     int threads = ck_threads();
     if (threads <= 1 || work < 65536 || length <= 0) {
-        if (length > 0) conv_range(&job, 0, c_out, 0, length);
+        if (length > 0) conv_task(&job, 0, 0);
         return;
     }
     // Chunks of 256 positions keep the input window in L2 while every output channel passes over it.
@@ -212,11 +244,15 @@ static void conv_run(const void *args, int kind, int c_out, int c_in, int taps, 
     ck_parallel_for(t_parts * o_parts, conv_task, &job);
 }
 
-void ck_conv1d(const ck_conv_args *a) { conv_run(a, CONV_F32, a->c_out, a->c_in, a->taps, a->length); }
+void ck_conv1d(const ck_conv_args *a) { conv_run(a, CONV_F32, a->c_out, a->c_in, a->taps, a->length, NULL); }
 
-void ck_conv1d_bf16(const ck_conv_bf16_args *a) { conv_run(a, CONV_BF16, a->c_out, a->c_in, a->taps, a->length); }
+void ck_conv1d_leaky(const ck_conv_args *a, const ck_conv_input *input) {
+    conv_run(a, CONV_F32, a->c_out, a->c_in, a->taps, a->length, input);
+}
 
-void ck_conv1d_i8(const ck_conv_i8_args *a) { conv_run(a, CONV_I8, a->c_out, a->c_in, a->taps, a->length); }
+void ck_conv1d_bf16(const ck_conv_bf16_args *a) { conv_run(a, CONV_BF16, a->c_out, a->c_in, a->taps, a->length, NULL); }
+
+void ck_conv1d_i8(const ck_conv_i8_args *a) { conv_run(a, CONV_I8, a->c_out, a->c_in, a->taps, a->length, NULL); }
 
 int ck_conv_i8_supported(int c_in) {
     // Each tap's sum starts at −128·Σ wq and adds wq·(q + 128) products: |partial sums| ≤ c·127·(128 + 255).

@@ -166,6 +166,11 @@ typedef struct {
     float *y; int ldy;
 } ck_conv_args;
 void ck_conv1d(const ck_conv_args *args);
+/// An unpadded input x [channels, length] (row stride ldx) for ck_conv1d_leaky.
+typedef struct { const float *x; int length, ldx, pad; float slope; } ck_conv_input;
+/// ck_conv1d of leaky_relu(input, slope) with `pad` zero columns on both sides, without a padded copy of the
+/// whole input: each task pads the window its outputs read (args->x and args->ldx are ignored).
+void ck_conv1d_leaky(const ck_conv_args *args, const ck_conv_input *input);
 
 /// The same with bf16 arithmetic (AVX512-BF16) or its fp32 emulation: `xb` is the input in bf16 channel
 /// pairs, [ceil(c_in/2)][ldx][2]; weights are pre-packed by ck_pack_conv_bf16.

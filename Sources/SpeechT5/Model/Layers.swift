@@ -338,9 +338,12 @@ final class ConvolutionWorkspace: @unchecked Sendable {
         let bias = conv.bias.map { UnsafePointer($0.pointer) }
         switch conv.packed?.format {
         case nil:
-            let padded = buffer(11, conv.inChannels * ld)
-            padInput(x, channels: conv.inChannels, length: length, ldx: length, pad: pad, slope: slope, into: padded)
-            conv.apply(padded: padded, ldx: ld, outLength: outLength, y: out, ldy: outLength, residual: residual, ldr: outLength)
+            var a = ck_conv_args(c_in: Int32(conv.inChannels), c_out: Int32(conv.outChannels), taps: Int32(conv.kernelSize),
+                                 dilation: Int32(conv.dilation), length: Int32(outLength), x: x, ldx: Int32(length),
+                                 weight: conv.weight.f32!, so: conv.inChannels * conv.kernelSize, sc: conv.kernelSize, sj: 1,
+                                 bias: bias, residual: residual, ldr: Int32(outLength), y: out, ldy: Int32(outLength))
+            var input = ck_conv_input(x: x, length: Int32(length), ldx: Int32(length), pad: Int32(pad), slope: slope)
+            ck_conv1d_leaky(&a, &input)
         case .bf16:
             let count = (conv.inChannels + 1) / 2 * ld * 2
             let xb = raw(10, count * 2).bindMemory(to: UInt16.self, capacity: count)
