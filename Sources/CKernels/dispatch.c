@@ -172,7 +172,7 @@ typedef struct {
     int c_out, length;
     int o_parts, t_chunk;
     const ck_kernel_table *kernels;
-    const ck_conv_input *input;   // CONV_F32 only: each task pads its own window of the raw input
+    const ck_conv_input *input;   // non-NULL: each task prepares its own window of the raw input
 } conv_job;
 
 static void conv_range(const conv_job *job, int o0, int o1, int t0, int t1) {
@@ -183,31 +183,66 @@ static void conv_range(const conv_job *job, int o0, int o1, int t0, int t1) {
     }
 }
 
-/// Output positions [t0, t1) of an fp32 convolution of leaky(raw input) with `pad` zero columns each side: the
-/// task writes the padded window those outputs read into its own scratch (hot in its core's cache) and runs
-/// the tile kernel on it.
-static void conv_padded_window(const conv_job *job, int o0, int o1, int t0, int t1) {
-    const ck_conv_args *a = job->args;
+/// Output positions [t0, t1) of a convolution of leaky(raw input) with `pad` zero columns on each side: the task
+/// prepares the window those outputs read in its format (fp32 padded rows, bf16 channel pairs or int8 quads
+/// quantized per position: the same numbers as the whole-input preparation functions) in its own scratch, hot
+/// in its core's cache, and runs the tile kernel on it.
+static void conv_prepared_window(const conv_job *job, int o0, int o1, int t0, int t1) {
     const ck_conv_input *in = job->input;
-    const int width = t1 - t0 + (a->taps - 1) * a->dilation;
-    float *window = ck_scratch(1, sizeof(float) * (size_t)a->c_in * (size_t)width + 64);
-    // Padded column t0 + u holds raw position t0 + u − pad.
-    const int first = CK_MIN(width, CK_MAX(0, in->pad - t0)), last = CK_MIN(width, in->length + in->pad - t0);
-    for (int c = 0; c < a->c_in; c++) {
-        float *row = window + (size_t)c * width;
-        if (last <= first) { memset(row, 0, sizeof(float) * (size_t)width); continue; }
-        memset(row, 0, sizeof(float) * (size_t)first);
-        job->kernels->pad_row_f32(in->x + (size_t)c * in->ldx + (t0 + first - in->pad), last - first, in->ldx, 0,
-                                  in->slope, row + first, 0);
-        memset(row + last, 0, sizeof(float) * (size_t)(width - last));
+    const ck_conv_args *f32 = job->args;
+    const ck_conv_bf16_args *bf16 = job->args;
+    const ck_conv_i8_args *i8 = job->args;
+    const int c_in = job->kind == CONV_F32 ? f32->c_in : job->kind == CONV_BF16 ? bf16->c_in : i8->c_in;
+    const int span = job->kind == CONV_F32 ? (f32->taps - 1) * f32->dilation
+                   : job->kind == CONV_BF16 ? (bf16->taps - 1) * bf16->dilation : (i8->taps - 1) * i8->dilation;
+    const int width = t1 - t0 + span;
+    // Padded column t0 + u holds raw position t0 + u − pad; columns [first, last) of the window are real.
+    const int first = CK_MIN(width, CK_MAX(0, in->pad - t0)), last = CK_MAX(first, CK_MIN(width, in->length + in->pad - t0));
+    const int n = last - first;
+    const float *source = in->x + (t0 + first - in->pad);   // raw position of window column `first`
+    if (job->kind == CONV_F32) {
+        float *window = ck_scratch(1, sizeof(float) * (size_t)c_in * (size_t)width + 64);
+        for (int c = 0; c < c_in; c++) {
+            float *row = window + (size_t)c * width;
+            memset(row, 0, sizeof(float) * (size_t)first);
+            if (n > 0) job->kernels->pad_row_f32(source + (size_t)c * in->ldx, n, in->ldx, 0, in->slope, row + first, 0);
+            memset(row + last, 0, sizeof(float) * (size_t)(width - last));
+        }
+        ck_conv_args local = *f32;
+        local.x = window; local.ldx = width; local.length = t1 - t0; local.y += t0;
+        if (local.residual) local.residual += t0;
+        job->kernels->conv_range(&local, o0, o1, 0, t1 - t0);
+    } else if (job->kind == CONV_BF16) {
+        const int pairs = (c_in + 1) / 2;
+        uint32_t *window = ck_scratch(1, sizeof(uint32_t) * (size_t)pairs * (size_t)width + 64);
+        for (int cp = 0; cp < pairs; cp++) {
+            uint32_t *row = window + (size_t)cp * width;
+            memset(row, 0, sizeof(uint32_t) * (size_t)first);
+            if (n > 0)
+                job->kernels->pack_pair_bf16(source + (size_t)(2 * cp) * in->ldx, c_in - 2 * cp, n, in->ldx, 0, in->slope,
+                                             (uint16_t *)(row + first), 0);
+            memset(row + last, 0, sizeof(uint32_t) * (size_t)(width - last));
+        }
+        ck_conv_bf16_args local = *bf16;
+        local.xb = (const uint16_t *)window; local.ldx = width; local.length = t1 - t0; local.y += t0;
+        if (local.residual) local.residual += t0;
+        job->kernels->conv_bf16_range(&local, o0, o1, 0, t1 - t0);
+    } else {
+        const int quads = (c_in + 3) / 4;
+        uint8_t *window = ck_scratch(1, 4 * (size_t)quads * (size_t)width + sizeof(float) * (size_t)width + 128);
+        float *scales = (float *)(window + (4 * (size_t)quads * (size_t)width + 63) / 64 * 64);
+        for (int q = 0; q < quads; q++) {
+            memset(window + (size_t)q * width * 4, 128, 4 * (size_t)first);
+            memset(window + ((size_t)q * width + last) * 4, 128, 4 * (size_t)(width - last));
+        }
+        for (int u = 0; u < first; u++) scales[u] = 0;
+        for (int u = last; u < width; u++) scales[u] = 0;
+        if (n > 0) job->kernels->quantize_columns_u8(source, c_in, in->ldx, first, in->slope, window, width, scales, 0, n);
+        ck_conv_i8_args local = *i8;
+        local.xq = window; local.xscale = scales; local.ldx = width; local.length = t1 - t0; local.y += t0;
+        if (local.residual) local.residual += t0;
+        job->kernels->conv_i8_range(&local, o0, o1, 0, t1 - t0);
     }
-    ck_conv_args local = *a;
-    local.x = window;
-    local.ldx = width;
-    local.length = t1 - t0;
-    local.y = a->y + t0;
-    if (a->residual) local.residual = a->residual + t0;
-    job->kernels->conv_range(&local, o0, o1, 0, t1 - t0);
 }
 
 static void conv_task(void *context, int task, int thread) {
@@ -220,7 +255,7 @@ static void conv_task(void *context, int task, int thread) {
     int t0 = tp * job->t_chunk, t1 = CK_MIN(job->length, t0 + job->t_chunk);
     if (o0 >= o1 || t0 >= t1) return;
     if (job->input) {
-        conv_padded_window(job, o0, o1, t0, t1);
+        conv_prepared_window(job, o0, o1, t0, t1);
         return;
     }
     conv_range(job, o0, o1, t0, t1);
@@ -248,6 +283,14 @@ void ck_conv1d(const ck_conv_args *a) { conv_run(a, CONV_F32, a->c_out, a->c_in,
 
 void ck_conv1d_leaky(const ck_conv_args *a, const ck_conv_input *input) {
     conv_run(a, CONV_F32, a->c_out, a->c_in, a->taps, a->length, input);
+}
+
+void ck_conv1d_bf16_leaky(const ck_conv_bf16_args *a, const ck_conv_input *input) {
+    conv_run(a, CONV_BF16, a->c_out, a->c_in, a->taps, a->length, input);
+}
+
+void ck_conv1d_i8_leaky(const ck_conv_i8_args *a, const ck_conv_input *input) {
+    conv_run(a, CONV_I8, a->c_out, a->c_in, a->taps, a->length, input);
 }
 
 void ck_conv1d_bf16(const ck_conv_bf16_args *a) { conv_run(a, CONV_BF16, a->c_out, a->c_in, a->taps, a->length, NULL); }

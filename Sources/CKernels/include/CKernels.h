@@ -166,10 +166,12 @@ typedef struct {
     float *y; int ldy;
 } ck_conv_args;
 void ck_conv1d(const ck_conv_args *args);
-/// An unpadded input x [channels, length] (row stride ldx) for ck_conv1d_leaky.
+/// An unpadded input x [channels, length] (row stride ldx) for the ck_conv1d*_leaky functions.
 typedef struct { const float *x; int length, ldx, pad; float slope; } ck_conv_input;
-/// ck_conv1d of leaky_relu(input, slope) with `pad` zero columns on both sides, without a padded copy of the
-/// whole input: each task pads the window its outputs read (args->x and args->ldx are ignored).
+/// ck_conv1d of leaky_relu(input, slope) with `pad` zero columns on both sides, without a prepared copy of the
+/// whole input: each task prepares the window its outputs read (args->x and args->ldx are ignored). The
+/// _bf16 and _i8 variants prepare bf16 pairs or int8 quads exactly as ck_pack_input_bf16 and
+/// ck_quantize_input_u8 would (args->xb, xq, xscale and ldx are ignored).
 void ck_conv1d_leaky(const ck_conv_args *args, const ck_conv_input *input);
 
 /// The same with bf16 arithmetic (AVX512-BF16) or its fp32 emulation: `xb` is the input in bf16 channel
@@ -188,6 +190,7 @@ size_t ck_pack_conv_bf16_size(int c_out, int c_in, int taps);
 void ck_pack_conv_bf16(const float *weight, long so, long sc, long sj, int c_out, int c_in, int taps,
                        uint16_t *packed);
 void ck_conv1d_bf16(const ck_conv_bf16_args *args);
+void ck_conv1d_bf16_leaky(const ck_conv_bf16_args *args, const ck_conv_input *input);
 /// Writes leaky_relu(x[c, t], slope) (slope 1: identity) as bf16 channel pairs into
 /// xb[(c/2)][pad + t][c%2] for t < length and zeros in the `pad` columns on both sides and in a missing
 /// odd channel. ldxb = length + 2·pad.
@@ -215,6 +218,7 @@ size_t ck_pack_conv_i8_size(int c_out, int c_in, int taps);
 /// ck_quantize_rows_i8's rule.
 void ck_pack_conv_i8(const float *weight, long so, long sc, long sj, int c_out, int c_in, int taps, void *packed);
 void ck_conv1d_i8(const ck_conv_i8_args *args);
+void ck_conv1d_i8_leaky(const ck_conv_i8_args *args, const ck_conv_input *input);
 /// Quantizes v = leaky_relu(x[c, t], slope) per position t: xscale[pad + t] = max_c |v| / 127 and
 /// q = round(v · 127 / max_c |v|) (nearest even) in [−127, 127], stored as q + 128 in channel quads,
 /// xq[(c/4)][pad + t][c%4]; the `pad` columns on both sides and missing channels of the last quad hold

@@ -312,8 +312,8 @@ final class PackedConvWeights: @unchecked Sendable {
     deinit { pointer.deallocate() }
 }
 
-/// Reusable buffers for convolutions over one sequence, and the input preparation each weight format needs
-/// (padding, bf16 pairs or per-position int8 quantization) fused with the leaky ReLU before it.
+/// Reusable buffers for the layers of one sequence, and the convolutions of `leaky(x)` in each weight format
+/// (the kernels prepare each task's input window themselves: padding, bf16 pairs or int8 quantization).
 final class ConvolutionWorkspace: @unchecked Sendable {
     private var buffers: [Int: Scratch] = [:]
 
@@ -332,37 +332,29 @@ final class ConvolutionWorkspace: @unchecked Sendable {
     func convolve(_ conv: Conv1d, input x: UnsafePointer<Float>, length: Int, slope: Float,
                   into out: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?) {
         let pad = conv.padding
-        let ld = length + 2 * pad
         let outLength = conv.outputLength(length)
         guard outLength > 0 else { return }
         let bias = conv.bias.map { UnsafePointer($0.pointer) }
+        // Each task of the convolution prepares the input window its outputs read (padding, bf16 pairs or int8
+        // quantization, with the leaky ReLU), so there is no whole prepared copy and no separate pass.
+        var input = ck_conv_input(x: x, length: Int32(length), ldx: Int32(length), pad: Int32(pad), slope: slope)
+        let (cIn, cOut, taps, dilation) = (Int32(conv.inChannels), Int32(conv.outChannels), Int32(conv.kernelSize), Int32(conv.dilation))
         switch conv.packed?.format {
         case nil:
-            var a = ck_conv_args(c_in: Int32(conv.inChannels), c_out: Int32(conv.outChannels), taps: Int32(conv.kernelSize),
-                                 dilation: Int32(conv.dilation), length: Int32(outLength), x: x, ldx: Int32(length),
+            var a = ck_conv_args(c_in: cIn, c_out: cOut, taps: taps, dilation: dilation, length: Int32(outLength), x: x, ldx: 0,
                                  weight: conv.weight.f32!, so: conv.inChannels * conv.kernelSize, sc: conv.kernelSize, sj: 1,
                                  bias: bias, residual: residual, ldr: Int32(outLength), y: out, ldy: Int32(outLength))
-            var input = ck_conv_input(x: x, length: Int32(length), ldx: Int32(length), pad: Int32(pad), slope: slope)
             ck_conv1d_leaky(&a, &input)
         case .bf16:
-            let count = (conv.inChannels + 1) / 2 * ld * 2
-            let xb = raw(10, count * 2).bindMemory(to: UInt16.self, capacity: count)
-            ck_pack_input_bf16(x, Int32(conv.inChannels), Int32(length), Int32(length), Int32(pad), slope, xb)
-            var a = ck_conv_bf16_args(c_in: Int32(conv.inChannels), c_out: Int32(conv.outChannels), taps: Int32(conv.kernelSize),
-                                      dilation: Int32(conv.dilation), length: Int32(outLength), xb: xb, ldx: Int32(ld),
-                                      packed: conv.packed!.pairs, bias: bias, residual: residual, ldr: Int32(outLength),
+            var a = ck_conv_bf16_args(c_in: cIn, c_out: cOut, taps: taps, dilation: dilation, length: Int32(outLength), xb: nil,
+                                      ldx: 0, packed: conv.packed!.pairs, bias: bias, residual: residual, ldr: Int32(outLength),
                                       y: out, ldy: Int32(outLength))
-            ck_conv1d_bf16(&a)
+            ck_conv1d_bf16_leaky(&a, &input)
         case .int8:
-            let count = (conv.inChannels + 3) / 4 * ld * 4
-            let xq = raw(10, count).bindMemory(to: UInt8.self, capacity: count)
-            let scales = buffer(13, ld)
-            ck_quantize_input_u8(x, Int32(conv.inChannels), Int32(length), Int32(length), Int32(pad), slope, xq, scales)
-            var a = ck_conv_i8_args(c_in: Int32(conv.inChannels), c_out: Int32(conv.outChannels), taps: Int32(conv.kernelSize),
-                                    dilation: Int32(conv.dilation), length: Int32(outLength), xq: xq, xscale: scales,
-                                    ldx: Int32(ld), packed: conv.packed!.pointer, bias: bias, residual: residual,
+            var a = ck_conv_i8_args(c_in: cIn, c_out: cOut, taps: taps, dilation: dilation, length: Int32(outLength), xq: nil,
+                                    xscale: nil, ldx: 0, packed: conv.packed!.pointer, bias: bias, residual: residual,
                                     ldr: Int32(outLength), y: out, ldy: Int32(outLength))
-            ck_conv1d_i8(&a)
+            ck_conv1d_i8_leaky(&a, &input)
         }
         withExtendedLifetime(conv) {}
     }
