@@ -229,7 +229,7 @@ final class KernelDispatchTests: XCTestCase {
         }
     }
 
-    /// The vocoder's residual blocks and last convolution run in time tiles with a halo; tiny tiles must give
+    /// The vocoder's residual blocks run in time tiles with a halo; tiny tiles must give
     /// the same waveform as one tile over the whole sequence.
     func testTiledVocoderEqualsUntiled() throws {
         let saved = HiFiGAN.tileLength

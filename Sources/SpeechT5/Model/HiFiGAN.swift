@@ -113,8 +113,7 @@ public struct HiFiGAN: Sendable {
         var length = frames
         var h = Scratch(inputConvolution.outChannels * length)
         x.withUnsafeBufferPointer { xp in
-            workspace.convolveTiled(inputConvolution, input: xp.baseAddress!, length: length, slope: 1, into: h.pointer,
-                                    tile: Self.tileLength)
+            workspace.convolve(inputConvolution, input: xp.baseAddress!, length: length, slope: 1, into: h.pointer, residual: nil)
         }
         let kernels = config.resblockKernelSizes.count
         for (i, upsampler) in upsamplers.enumerated() {
@@ -167,8 +166,8 @@ public struct HiFiGAN: Sendable {
         // The reference's last activation is F.leaky_relu with torch's default slope 0.01, not the config's.
         var waveform = [Float](repeating: 0, count: length)
         waveform.withUnsafeMutableBufferPointer { w in
-            workspace.convolveTiled(outputConvolution, input: h.pointer, length: length, slope: 0.01, into: w.baseAddress!,
-                                    tile: Self.tileLength)
+            workspace.convolve(outputConvolution, input: h.pointer, length: length, slope: 0.01, into: w.baseAddress!,
+                               residual: nil)
             ck_activation(w.baseAddress!, length, Int32(CK_ACT_TANH), 0)
         }
         return waveform

@@ -358,28 +358,6 @@ final class ConvolutionWorkspace: @unchecked Sendable {
         }
         withExtendedLifetime(conv) {}
     }
-
-    /// `out[o, t] = conv(leaky(x))[o, t]` for a "same" fp32 convolution of `x [cIn, length]`, in tiles so
-    /// that the padded copy of the input stays small.
-    func convolveTiled(_ conv: Conv1d, input x: UnsafePointer<Float>, length: Int, slope: Float,
-                       into out: UnsafeMutablePointer<Float>, tile: Int) {
-        let pad = conv.padding
-        var a = 0
-        while a < length {
-            let b = min(length, a + tile), width = b - a + 2 * pad
-            let padded = buffer(12, conv.inChannels * width)
-            for c in 0..<conv.inChannels {
-                let row = padded + c * width
-                for t in 0..<width {
-                    let position = a - pad + t
-                    row[t] = position >= 0 && position < length ? x[c * length + position] : 0
-                }
-                if slope != 1 { ck_leaky_relu(row, width, slope) }
-            }
-            conv.apply(padded: padded, ldx: width, outLength: b - a, y: out + a, ldy: length)
-            a = b
-        }
-    }
 }
 
 /// Copies `x [channels, length]` (row stride `ldx`) into `out [channels, pad + length + pad]` with zero
