@@ -121,7 +121,7 @@ static void quantize_task(void *context, int task, int thread) {
             float a = fabsf(row[c]);
             if (isfinite(a) && a > maximum) maximum = a;
         }
-        float inverse = maximum > 0 ? 127.0f / maximum : 0.0f;
+        float inverse = ck_quantize_i8_inverse(maximum);
         job->scales[r] = maximum / 127.0f;
         for (int c = 0; c < job->columns; c++) out[c] = ck_quantize_i8(row[c], inverse);
     }

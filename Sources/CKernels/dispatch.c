@@ -169,7 +169,7 @@ enum { CONV_F32, CONV_BF16, CONV_I8 };
 typedef struct {
     const void *args;
     int kind;            // CONV_*
-    int c_out, length;
+    int c_in, c_out, span, length;   // span: (taps − 1)·dilation, the input columns beyond an output range
     int o_parts, t_chunk;
     const ck_kernel_table *kernels;
     const ck_conv_input *input;   // non-NULL: each task prepares its own window of the raw input
@@ -183,19 +183,26 @@ static void conv_range(const conv_job *job, int o0, int o1, int t0, int t1) {
     }
 }
 
+/// Columns [first, last) of an int8 window of `width` columns: leaky(x) quantized per position (x points at the
+/// raw position of column `first`); the other columns hold q = 0 (byte 128) with scale 0.
+static void quantize_window(const ck_kernel_table *kernels, const float *x, int channels, int ldx, float slope,
+                            int first, int last, int width, uint8_t *xq, float *xscale) {
+    for (int q = 0; q < (channels + 3) / 4; q++) {
+        memset(xq + (size_t)q * width * 4, 128, 4 * (size_t)first);
+        memset(xq + ((size_t)q * width + last) * 4, 128, 4 * (size_t)(width - last));
+    }
+    for (int u = 0; u < first; u++) xscale[u] = 0;
+    for (int u = last; u < width; u++) xscale[u] = 0;
+    if (last > first) kernels->quantize_columns_u8(x, channels, ldx, first, slope, xq, width, xscale, 0, last - first);
+}
+
 /// Output positions [t0, t1) of a convolution of leaky(raw input) with `pad` zero columns on each side: the task
 /// prepares the window those outputs read in its format (fp32 padded rows, bf16 channel pairs or int8 quads
 /// quantized per position: the same numbers as the whole-input preparation functions) in its own scratch, hot
 /// in its core's cache, and runs the tile kernel on it.
 static void conv_prepared_window(const conv_job *job, int o0, int o1, int t0, int t1) {
     const ck_conv_input *in = job->input;
-    const ck_conv_args *f32 = job->args;
-    const ck_conv_bf16_args *bf16 = job->args;
-    const ck_conv_i8_args *i8 = job->args;
-    const int c_in = job->kind == CONV_F32 ? f32->c_in : job->kind == CONV_BF16 ? bf16->c_in : i8->c_in;
-    const int span = job->kind == CONV_F32 ? (f32->taps - 1) * f32->dilation
-                   : job->kind == CONV_BF16 ? (bf16->taps - 1) * bf16->dilation : (i8->taps - 1) * i8->dilation;
-    const int width = t1 - t0 + span;
+    const int c_in = job->c_in, width = t1 - t0 + job->span;
     // Padded column t0 + u holds raw position t0 + u − pad; columns [first, last) of the window are real.
     const int first = CK_MIN(width, CK_MAX(0, in->pad - t0)), last = CK_MAX(first, CK_MIN(width, in->length + in->pad - t0));
     const int n = last - first;
@@ -208,7 +215,7 @@ static void conv_prepared_window(const conv_job *job, int o0, int o1, int t0, in
             if (n > 0) job->kernels->pad_row_f32(source + (size_t)c * in->ldx, n, in->ldx, 0, in->slope, row + first, 0);
             memset(row + last, 0, sizeof(float) * (size_t)(width - last));
         }
-        ck_conv_args local = *f32;
+        ck_conv_args local = *(const ck_conv_args *)job->args;
         local.x = window; local.ldx = width; local.length = t1 - t0; local.y += t0;
         if (local.residual) local.residual += t0;
         job->kernels->conv_range(&local, o0, o1, 0, t1 - t0);
@@ -223,7 +230,7 @@ static void conv_prepared_window(const conv_job *job, int o0, int o1, int t0, in
                                              (uint16_t *)(row + first), 0);
             memset(row + last, 0, sizeof(uint32_t) * (size_t)(width - last));
         }
-        ck_conv_bf16_args local = *bf16;
+        ck_conv_bf16_args local = *(const ck_conv_bf16_args *)job->args;
         local.xb = (const uint16_t *)window; local.ldx = width; local.length = t1 - t0; local.y += t0;
         if (local.residual) local.residual += t0;
         job->kernels->conv_bf16_range(&local, o0, o1, 0, t1 - t0);
@@ -231,14 +238,8 @@ static void conv_prepared_window(const conv_job *job, int o0, int o1, int t0, in
         const int quads = (c_in + 3) / 4;
         uint8_t *window = ck_scratch(1, 4 * (size_t)quads * (size_t)width + sizeof(float) * (size_t)width + 128);
         float *scales = (float *)(window + (4 * (size_t)quads * (size_t)width + 63) / 64 * 64);
-        for (int q = 0; q < quads; q++) {
-            memset(window + (size_t)q * width * 4, 128, 4 * (size_t)first);
-            memset(window + ((size_t)q * width + last) * 4, 128, 4 * (size_t)(width - last));
-        }
-        for (int u = 0; u < first; u++) scales[u] = 0;
-        for (int u = last; u < width; u++) scales[u] = 0;
-        if (n > 0) job->kernels->quantize_columns_u8(source, c_in, in->ldx, first, in->slope, window, width, scales, 0, n);
-        ck_conv_i8_args local = *i8;
+        quantize_window(job->kernels, source, c_in, in->ldx, in->slope, first, last, width, window, scales);
+        ck_conv_i8_args local = *(const ck_conv_i8_args *)job->args;
         local.xq = window; local.xscale = scales; local.ldx = width; local.length = t1 - t0; local.y += t0;
         if (local.residual) local.residual += t0;
         job->kernels->conv_i8_range(&local, o0, o1, 0, t1 - t0);
@@ -261,9 +262,10 @@ static void conv_task(void *context, int task, int thread) {
     conv_range(job, o0, o1, t0, t1);
 }
 
-static void conv_run(const void *args, int kind, int c_out, int c_in, int taps, int length, const ck_conv_input *input) {
+static void conv_run(const void *args, int kind, int c_out, int c_in, int taps, int dilation, int length,
+                     const ck_conv_input *input) {
     double work = (double)c_out * c_in * taps * length;
-    conv_job job = { args, kind, c_out, length, 1, length, ck_kernels(), input };
+    conv_job job = { args, kind, c_in, c_out, (taps - 1) * dilation, length, 1, length, ck_kernels(), input };
     int threads = ck_threads();
     if (threads <= 1 || work < 65536 || length <= 0) {
         if (length > 0) conv_task(&job, 0, 0);
@@ -279,23 +281,23 @@ static void conv_run(const void *args, int kind, int c_out, int c_in, int taps, 
     ck_parallel_for(t_parts * o_parts, conv_task, &job);
 }
 
-void ck_conv1d(const ck_conv_args *a) { conv_run(a, CONV_F32, a->c_out, a->c_in, a->taps, a->length, NULL); }
+void ck_conv1d(const ck_conv_args *a) { conv_run(a, CONV_F32, a->c_out, a->c_in, a->taps, a->dilation, a->length, NULL); }
 
 void ck_conv1d_leaky(const ck_conv_args *a, const ck_conv_input *input) {
-    conv_run(a, CONV_F32, a->c_out, a->c_in, a->taps, a->length, input);
+    conv_run(a, CONV_F32, a->c_out, a->c_in, a->taps, a->dilation, a->length, input);
 }
 
 void ck_conv1d_bf16_leaky(const ck_conv_bf16_args *a, const ck_conv_input *input) {
-    conv_run(a, CONV_BF16, a->c_out, a->c_in, a->taps, a->length, input);
+    conv_run(a, CONV_BF16, a->c_out, a->c_in, a->taps, a->dilation, a->length, input);
 }
 
 void ck_conv1d_i8_leaky(const ck_conv_i8_args *a, const ck_conv_input *input) {
-    conv_run(a, CONV_I8, a->c_out, a->c_in, a->taps, a->length, input);
+    conv_run(a, CONV_I8, a->c_out, a->c_in, a->taps, a->dilation, a->length, input);
 }
 
-void ck_conv1d_bf16(const ck_conv_bf16_args *a) { conv_run(a, CONV_BF16, a->c_out, a->c_in, a->taps, a->length, NULL); }
+void ck_conv1d_bf16(const ck_conv_bf16_args *a) { conv_run(a, CONV_BF16, a->c_out, a->c_in, a->taps, a->dilation, a->length, NULL); }
 
-void ck_conv1d_i8(const ck_conv_i8_args *a) { conv_run(a, CONV_I8, a->c_out, a->c_in, a->taps, a->length, NULL); }
+void ck_conv1d_i8(const ck_conv_i8_args *a) { conv_run(a, CONV_I8, a->c_out, a->c_in, a->taps, a->dilation, a->length, NULL); }
 
 int ck_conv_i8_supported(int c_in) {
     // Each tap's sum starts at −128·Σ wq and adds wq·(q + 128) products: |partial sums| ≤ c·127·(128 + 255).
@@ -316,7 +318,7 @@ void ck_pack_conv_i8(const float *weight, long so, long sc, long sj, int c_out, 
                 float a = fabsf(weight[o * so + c * sc + j * sj]);
                 if (isfinite(a) && a > maximum) maximum = a;
             }
-        float inverse = maximum > 0 ? 127.0f / maximum : 0.0f;
+        float inverse = ck_quantize_i8_inverse(maximum);
         ((float *)w.scales)[o] = maximum / 127.0f;
         for (int j = 0; j < taps; j++) {
             int8_t *q = (int8_t *)w.values + ((size_t)o * taps + j) * width;
@@ -330,34 +332,9 @@ void ck_pack_conv_i8(const float *weight, long so, long sc, long sj, int c_out, 
     }
 }
 
-typedef struct {
-    const float *x; int channels, length, ldx, pad; float slope; uint8_t *xq; float *xscale; int parts;
-    const ck_kernel_table *kernels;
-} quantize_job;
-
-static void quantize_task(void *context, int task, int thread) {
-    (void)thread;
-    const quantize_job *job = context;
-    // Parts on 16-position boundaries, so vector kernels only meet a short tail at the end.
-    int blocks = (job->length + 15) / 16;
-    int t0 = CK_MIN(job->length, blocks * task / job->parts * 16), t1 = CK_MIN(job->length, blocks * (task + 1) / job->parts * 16);
-    if (t0 < t1)
-        job->kernels->quantize_columns_u8(job->x, job->channels, job->ldx, job->pad, job->slope, job->xq,
-                                          job->length + 2 * job->pad, job->xscale, t0, t1);
-}
-
 void ck_quantize_input_u8(const float *x, int channels, int length, int ldx, int pad, float slope, uint8_t *xq, float *xscale) {
-    const int quads = (channels + 3) / 4, ld = length + 2 * pad;
-    for (int q = 0; q < quads; q++) {
-        memset(xq + (size_t)q * ld * 4, 128, (size_t)pad * 4);
-        memset(xq + ((size_t)q * ld + pad + length) * 4, 128, (size_t)pad * 4);
-    }
-    for (int t = 0; t < pad; t++) xscale[t] = xscale[pad + length + t] = 0;
-    quantize_job job = { x, channels, length, ldx, pad, slope, xq, xscale, 1, ck_kernels() };
-    double elements = (double)channels * length;
-    job.parts = elements < 65536 ? 1 : CK_MIN((length + 15) / 16, 4 * ck_threads());
-    if (job.parts <= 1) { job.parts = 1; quantize_task(&job, 0, 0); return; }
-    ck_parallel_for(job.parts, quantize_task, &job);
+    // The reference for the convolutions' per-task windows (tests, kernel_floors): one window over everything.
+    quantize_window(ck_kernels(), x, channels, ldx, slope, pad, pad + length, length + 2 * pad, xq, xscale);
 }
 
 size_t ck_pack_conv_bf16_size(int c_out, int c_in, int taps) {

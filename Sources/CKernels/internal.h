@@ -60,6 +60,7 @@ static inline size_t ck_conv_pack_index(int o, int cp, int j, int pairs, int tap
 /// The symmetric int8 rule for weights (rows of linear layers, output channels of convolutions): with
 /// inverse = 127 / max|w| over the finite weights (0 for an all-zero row), q = round(w·inverse) (nearest
 /// even) in [−127, 127]; non-finite weights become 0. The scale is max|w| / 127.
+static inline float ck_quantize_i8_inverse(float maximum) { return maximum > 0 ? 127.0f / maximum : 0.0f; }
 static inline int8_t ck_quantize_i8(float w, float inverse) {
     float v = isfinite(w) ? w * inverse : 0.0f;
     v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);

@@ -240,19 +240,6 @@ struct Conv1d: Sendable {
     /// Columns of zeros an input needs on each side.
     var reach: Int { padding }
 
-    /// `y[o, t] = conv(leaky(x))[o, t] + residual[o, t]` for `t < outLength`, where `x` is an input with
-    /// `padding` zero columns already on both sides (row stride `ldx`). fp32 precision.
-    func apply(padded x: UnsafePointer<Float>, ldx: Int, outLength: Int, y: UnsafeMutablePointer<Float>, ldy: Int,
-               residual: UnsafePointer<Float>? = nil, ldr: Int = 0) {
-        var a = ck_conv_args(c_in: Int32(inChannels), c_out: Int32(outChannels), taps: Int32(kernelSize),
-                             dilation: Int32(dilation), length: Int32(outLength), x: x, ldx: Int32(ldx),
-                             weight: weight.f32!, so: inChannels * kernelSize, sc: kernelSize, sj: 1,
-                             bias: bias.map { UnsafePointer($0.pointer) }, residual: residual, ldr: Int32(ldr),
-                             y: y, ldy: Int32(ldy))
-        ck_conv1d(&a)
-        withExtendedLifetime(self) {}
-    }
-
     /// `x [inChannels, length]` → `[outChannels, newLength]` and `newLength`. `slope` applies a leaky ReLU to
     /// the input first (1: none).
     func callAsFunction(_ x: [Float], length: Int, inputSlope slope: Float = 1) -> (values: [Float], length: Int) {
@@ -317,15 +304,12 @@ final class PackedConvWeights: @unchecked Sendable {
 final class ConvolutionWorkspace: @unchecked Sendable {
     private var buffers: [Int: Scratch] = [:]
 
-    func raw(_ slot: Int, _ bytes: Int) -> UnsafeMutableRawPointer {
-        if let buffer = buffers[slot], buffer.count * 4 >= bytes { return UnsafeMutableRawPointer(buffer.pointer) }
-        let buffer = Scratch((bytes + 3) / 4)
-        buffers[slot] = buffer
-        return UnsafeMutableRawPointer(buffer.pointer)
-    }
-
+    /// A buffer of at least `count` floats, kept for the next call with the same slot.
     func buffer(_ slot: Int, _ count: Int) -> UnsafeMutablePointer<Float> {
-        raw(slot, count * 4).bindMemory(to: Float.self, capacity: count)
+        if let buffer = buffers[slot], buffer.count >= count { return buffer.pointer }
+        let buffer = Scratch(count)
+        buffers[slot] = buffer
+        return buffer.pointer
     }
 
     /// `out = conv(leaky(x, slope)) (+ residual)` for `x [inChannels, length]`, out `[outChannels, outLength]`.
