@@ -422,18 +422,6 @@ AI A512 void conv_store(float *y, const float *residual, __m512 value, __mmask16
     }
 }
 
-/// Runs TILE(args…, o, orows, t, len, FULL) over output channels [o0, o1) and positions [t0, t1) in tiles of
-/// RB channels × 16·V positions; whole tiles take the unmasked path (FULL = 1).
-#define CONV_TILES(RB, V, TILE, ...)                                              \
-    for (int o = o0; o < o1; o += (RB)) {                                         \
-        int orows = CK_MIN((RB), o1 - o);                                         \
-        for (int t = t0; t < t1; t += 16 * (V)) {                                 \
-            int len = CK_MIN(16 * (V), t1 - t);                                   \
-            if (len == 16 * (V)) TILE(__VA_ARGS__, o, orows, t, len, 1);          \
-            else TILE(__VA_ARGS__, o, orows, t, len, 0);                          \
-        }                                                                         \
-    }
-
 // MARK: Direct convolution, fp32
 
 // 8 output channels × 16 positions: one input load per 8 products. Measured against 4×4, 6×4, 4×6, 2×8,
@@ -479,7 +467,7 @@ AI A512 void conv_tile(const ck_conv_args *a, int o, int orows, int t, int len, 
 }
 
 static A512 void conv_range_512(const ck_conv_args *a, int o0, int o1, int t0, int t1) {
-    CONV_TILES(CONV_F32_RB, CONV_F32_V, conv_tile, a)
+    CONV_TILES(CONV_F32_RB, 16 * CONV_F32_V, conv_tile, a)
 }
 
 // MARK: Direct convolution, bf16 channel pairs
@@ -566,7 +554,7 @@ AI A512VN void conv_i8_tile(const ck_conv_i8_args *a, const ck_conv_i8_weights *
 
 static A512VN void conv_i8_range_vnni(const ck_conv_i8_args *a, int o0, int o1, int t0, int t1) {
     const ck_conv_i8_weights w = ck_conv_i8_unpack(a->packed, a->c_out, a->c_in, a->taps);
-    CONV_TILES(CONV_I8_RB, CONV_I8_V, conv_i8_tile, a, &w)
+    CONV_TILES(CONV_I8_RB, 16 * CONV_I8_V, conv_i8_tile, a, &w)
 }
 
 AI A512 __m512 leaky_512(__m512 v, __m512 slope) {

@@ -87,4 +87,17 @@ static inline int ck_relative_row(int d, int max_distance) {
 #define CK_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define CK_MAX(a, b) ((a) > (b) ? (a) : (b))
 
+/// Runs TILE(args…, o, orows, t, len, FULL) over output channels [o0, o1) and positions [t0, t1) in tiles of
+/// RB channels × WIDTH positions; whole tiles take the unmasked path (FULL = 1). Shared by the convolution
+/// kernels of every level and weight format.
+#define CONV_TILES(RB, WIDTH, TILE, ...)                                          \
+    for (int o = o0; o < o1; o += (RB)) {                                         \
+        int orows = CK_MIN((RB), o1 - o);                                         \
+        for (int t = t0; t < t1; t += (WIDTH)) {                                  \
+            int len = CK_MIN((WIDTH), t1 - t);                                    \
+            if (len == (WIDTH)) TILE(__VA_ARGS__, o, orows, t, len, 1);           \
+            else TILE(__VA_ARGS__, o, orows, t, len, 0);                          \
+        }                                                                         \
+    }
+
 #endif

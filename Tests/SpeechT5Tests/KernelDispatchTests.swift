@@ -229,6 +229,60 @@ final class KernelDispatchTests: XCTestCase {
         }
     }
 
+    /// fp32 convolutions against float64, on every level: input channels beyond the AVX2 kernel's L1 block (so
+    /// partial sums cross blocks), odd channel counts and lengths, dilations, a leaky input, and the residual
+    /// aliasing the output as the residual blocks run it. Every level sums each output in the same order
+    /// (over input channels, then taps, then bias, then residual), so the samples agree across levels
+    /// to the last bit except for the generic level, whose multiply-adds are not fused.
+    func testFP32ConvolutionOnEveryLevel() {
+        var generator = SystemRandomNumberGenerator()
+        func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float.random(in: -1...1, using: &generator) } }
+        let slope: Float = 0.1
+        func leaky(_ v: Float) -> Float { v >= 0 ? v : v * slope }
+        for (cIn, cOut, kernel, dilation, length) in [(3, 5, 3, 1, 1), (200, 13, 7, 3, 301), (96, 8, 11, 5, 1000), (130, 34, 3, 1, 45)] {
+            let x = random(cIn * length), w = random(cOut * cIn * kernel), b = random(cOut), residual = random(cOut * length)
+            let padding = (kernel - 1) / 2 * dilation
+            let conv = Conv1d(weight: WeightMatrix(rows: cOut, columns: cIn * kernel, copying: w, precision: .fp32),
+                              bias: FloatBuffer(b), inChannels: cIn, kernelSize: kernel, dilation: dilation, padding: padding)
+            var expected = [Double](repeating: 0, count: cOut * length), magnitude = 1.0
+            for o in 0..<cOut {
+                for t in 0..<length {
+                    var sum = Double(b[o]) + Double(residual[o * length + t])
+                    for c in 0..<cIn {
+                        for j in 0..<kernel {
+                            let position = t + j * dilation - padding
+                            if position >= 0 && position < length {
+                                sum += Double(w[(o * cIn + c) * kernel + j]) * Double(leaky(x[c * length + position]))
+                            }
+                        }
+                    }
+                    expected[o * length + t] = sum
+                    magnitude = max(magnitude, abs(sum))
+                }
+            }
+            var byLevel: [Threading.CPULevel: [Float]] = [:]
+            for level in levels {
+                Threading.limitCPULevel(level)
+                var y = residual   // the residual is the output, as in the residual blocks
+                x.withUnsafeBufferPointer { xp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        ConvolutionWorkspace().convolve(conv, input: xp.baseAddress!, length: length, slope: slope,
+                                                        into: yp.baseAddress!, residual: UnsafePointer(yp.baseAddress!))
+                    }
+                }
+                let worst = zip(y, expected).map { abs(Double($0) - $1) }.max() ?? 0
+                XCTAssertLessThanOrEqual(worst, 2e-6 * Double(cIn * kernel).squareRoot() * magnitude,
+                                         "\(level.name) cIn \(cIn) cOut \(cOut) k \(kernel) d \(dilation) length \(length)")
+                byLevel[level] = y
+            }
+            if let avx2 = byLevel[.avx2] {
+                for level in levels where level > .avx2 {
+                    XCTAssertEqual(byLevel[level], avx2, "\(level.name) and avx2 sum in the same order: cIn \(cIn) k \(kernel)")
+                }
+            }
+        }
+    }
+
     /// The vocoder's residual blocks run in time tiles with a halo; tiny tiles must give
     /// the same waveform as one tile over the whole sequence.
     func testTiledVocoderEqualsUntiled() throws {

@@ -2,13 +2,13 @@
 // the floors that issue 5's figures are compared with.
 //
 //   clang -O2 -ISources/CKernels/include -ISources/CKernels -pthread scripts/tools/kernel_floors.c \
-//       Sources/CKernels/*.c -o /tmp/kernel_floors -lm && /tmp/kernel_floors [threads]
+//       Sources/CKernels/*.c -o /tmp/kernel_floors -lm && /tmp/kernel_floors [threads [decoder|encoder|vocoder|vocoder-fp32]]
 //
 // 1. Decoder step, products only: the 48 products of one step (6 layers: q/k/v, out, cross q, cross out,
 //    FFN in and out; 768 wide, FFN 3072), one row, weights streamed from memory as in a real step (int8
 //    50 MB, bf16 99 MB, fp32 198 MB: more than the last-level cache), for each weight format. Median time and
 //    bytes per second: what a step costs before attention, norms and the pre-net.
-// 2. Encoder products: bf16 weights, 101 rows (rounded bf16 activations, vdpbf16ps where available),
+// 2. Encoder products: bf16 weights (rounded bf16 activations, vdpbf16ps where available) and fp32, 101 rows,
 //    GFLOP/s for the three shapes of an encoder layer.
 // 3. Vocoder convolutions: int8 (per-position input scales, vpdpbusd), bf16 (channel pairs) and fp32 direct
 //    convolutions at the four stages' channel counts (256, 128, 64, 32) and kernel sizes 3, 7, 11, on 4096
@@ -87,7 +87,7 @@ static void decoder_products(int format) {
     free(x); free(y); free(y2); free(y3);
 }
 
-static void encoder_products(void) {
+static void encoder_products(int format) {
     enum { M = 101, RUNS = 21 };
     int shapes[3][2] = { {768, 768}, {3072, 768}, {768, 3072} };
     for (int s = 0; s < 3; s++) {
@@ -99,21 +99,22 @@ static void encoder_products(void) {
         ck_convert_f32_to_bf16(w, wb, (size_t)n * k);
         ck_linear_args a;
         memset(&a, 0, sizeof a);
-        a.m = M; a.n = n; a.k = k; a.x = x; a.ldx = k; a.weight_bf16 = wb; a.ldw = k; a.y = y; a.ldy = n;
-        a.bf16_activations = CK_X_BF16;
+        a.m = M; a.n = n; a.k = k; a.x = x; a.ldx = k; a.ldw = k; a.y = y; a.ldy = n;
+        if (format == FORMAT_FP32) a.weight_f32 = w;
+        else { a.weight_bf16 = wb; a.bf16_activations = CK_X_BF16; }
         double t[RUNS];
         for (int r = 0; r < RUNS; r++) { double t0 = now(); ck_linear(&a, 1); t[r] = now() - t0; }
         double m = median(t, RUNS);
-        printf("encoder product %3d x %4d x %4d (bf16): %.3f ms, %.0f GFLOP/s\n", M, n, k, m * 1e3, 2.0 * M * n * k / m / 1e9);
+        printf("encoder product %3d x %4d x %4d (%s): %.3f ms, %.0f GFLOP/s\n", M, n, k, format == FORMAT_FP32 ? "fp32" : "bf16", m * 1e3, 2.0 * M * n * k / m / 1e9);
         free(w); free(x); free(y); free(wb);
     }
 }
 
-static void vocoder_convolutions(void) {
+static void vocoder_convolutions(int first, int last) {
     enum { L = 4096, RUNS = 11 };
     const char *names[3] = { "int8", "bf16", "fp32" };
     int channels[4] = { 256, 128, 64, 32 }, kernels[3] = { 3, 7, 11 };
-    for (int format = FORMAT_INT8; format <= FORMAT_FP32; format++)
+    for (int format = first; format <= last; format++)
         for (int s = 0; s < 4; s++) {
             int C = channels[s];
             double flops = 0, seconds = 0, with_input = 0;
@@ -162,8 +163,11 @@ static void vocoder_convolutions(void) {
 int main(int argc, char **argv) {
     ck_set_threads(argc > 1 ? atoi(argv[1]) : 2);
     printf("kernel level %s, %d threads\n", ck_cpu_level_name(ck_cpu_level()), ck_threads());
-    for (int format = FORMAT_INT8; format <= FORMAT_FP32; format++) decoder_products(format);
-    encoder_products();
-    vocoder_convolutions();
+    const char *only = argc > 2 ? argv[2] : "";   // decoder, encoder or vocoder: that part alone
+    if (!*only || !strcmp(only, "decoder"))
+        for (int format = FORMAT_INT8; format <= FORMAT_FP32; format++) decoder_products(format);
+    if (!*only || !strcmp(only, "encoder")) { encoder_products(FORMAT_BF16); encoder_products(FORMAT_FP32); }
+    if (!*only || !strcmp(only, "vocoder")) vocoder_convolutions(FORMAT_INT8, FORMAT_FP32);
+    if (!strcmp(only, "vocoder-fp32")) vocoder_convolutions(FORMAT_FP32, FORMAT_FP32);
     return 0;
 }

@@ -4,9 +4,9 @@ import Foundation
 /// The HiFi-GAN vocoder (`SpeechT5HifiGan`): log-mel spectrogram `[frames, n_mel]` → waveform.
 ///
 /// Every convolution runs as a direct convolution on the C kernels (fp32 weights used in place from the
-/// memory-mapped checkpoint, or bf16 channel pairs in bf16 precision; in int8 precision the residual
-/// blocks, nearly all of the work, multiply int8 weights with inputs quantized per position), with each
-/// leaky ReLU fused into the copy that prepares the next convolution's input.
+/// memory-mapped checkpoint; on AVX-512 CPUs, bf16 channel pairs in bf16 precision, and in int8 precision
+/// the residual blocks, nearly all of the work, multiply int8 weights with inputs quantized per position),
+/// with each leaky ReLU fused into the copy that prepares the next convolution's input.
 public struct HiFiGAN: Sendable {
     /// One multi-receptive-field residual block: pairs of (dilated conv, conv), each pair a residual.
     struct ResidualBlock: Sendable {

@@ -265,8 +265,11 @@ final class PackedConvWeights: @unchecked Sendable {
         /// The format for a convolution loaded in `precision` (nil: fp32 in place). int8 only where the CPU
         /// has int8 dot products (AVX512-VNNI, the `avx512bf16` level): elsewhere the portable integer sums
         /// are slower than bf16 (measured at the avx512 level: 0.25 vs 0.095 s per audio second). Also bf16
-        /// for channel counts whose integer sums could overflow.
+        /// for channel counts whose integer sums could overflow. Below the avx512 level, fp32 in place: there
+        /// bf16 products are fp32 FMAs plus conversions, slower than the fp32 weights themselves (AVX2:
+        /// 30–39 against 75–97 GFLOP/s in `kernel_floors`), which are also exact.
         init?(_ precision: Precision, inChannels: Int) {
+            guard Threading.cpuLevel >= .avx512 else { return nil }
             switch precision {
             case .fp32: return nil
             case .bf16: self = .bf16
@@ -355,7 +358,11 @@ func padInput(_ x: UnsafePointer<Float>, channels: Int, length: Int, ldx: Int, p
 /// ordinary convolutions (one per output phase) whose outputs interleave: no multiplications by the
 /// zeros a zero-stuffed input would have.
 struct ConvTranspose1d: Sendable {
-    let weight: WeightMatrix   // [cIn, cOut · kernel], fp32
+    /// Each phase's taps as an ordinary convolution's weight `[cOut, cIn, taps]`, taps in input order: fp32
+    /// copies, or bf16 channel pairs. (In torch's layout a phase's weights for consecutive input channels
+    /// lie `cOut · kernel` floats apart, a new page for every channel, and the fp32 tiles read them at a
+    /// third of the rate they reach on a contiguous weight.)
+    let phaseWeights: [FloatBuffer]?
     let packedPhases: [PackedConvWeights]?
     let bias: FloatBuffer
     let inChannels: Int
@@ -366,23 +373,40 @@ struct ConvTranspose1d: Sendable {
 
     init(_ store: WeightStore, _ prefix: String, in cIn: Int, out cOut: Int, kernel: Int, stride: Int, padding: Int,
          precision: Precision = .fp32) throws {
-        weight = try store.matrix("\(prefix).weight", shape: [cIn, cOut, kernel], precision: .fp32)
+        let weight = try store.matrix("\(prefix).weight", shape: [cIn, cOut, kernel], precision: .fp32)
         bias = FloatBuffer(try store.tensor("\(prefix).bias", shape: [cOut]))
         inChannels = cIn
         outChannels = cOut
         kernelSize = kernel
         self.stride = stride
         self.padding = padding
-        if precision.computeBound == .bf16, let w = weight.f32 {
+        guard let w = weight.f32 else {
+            throw SpeechT5Error.invalidArgument(name: "\(prefix).weight", reason: "expected float32 weights")
+        }
+        // Phase rho's tap j (in input order, x[m − taps + 1 + j]) is kernel index rho + stride·(taps − 1 − j).
+        let phaseTaps = (0..<stride).map { rho in max(0, (kernel - rho + stride - 1) / stride) }
+        if PackedConvWeights.Format(precision.computeBound, inChannels: cIn) == .bf16 {
+            phaseWeights = nil
             packedPhases = (0..<stride).map { rho in
-                let taps = (kernel - rho + stride - 1) / stride
+                let taps = phaseTaps[rho]
                 return PackedConvWeights(.bf16, weight: w + rho + stride * max(taps - 1, 0), so: kernel,
-                                             sc: cOut * kernel, sj: -stride, cOut: cOut, cIn: cIn, taps: max(taps, 0))
+                                         sc: cOut * kernel, sj: -stride, cOut: cOut, cIn: cIn, taps: taps)
             }
-            store.releasePages("\(prefix).weight")
         } else {
             packedPhases = nil
+            phaseWeights = (0..<stride).map { rho in
+                let taps = phaseTaps[rho]
+                var phase = [Float](repeating: 0, count: cOut * cIn * taps)
+                for o in 0..<cOut {
+                    for c in 0..<cIn {
+                        for j in 0..<taps { phase[(o * cIn + c) * taps + j] = w[(c * cOut + o) * kernel + rho + stride * (taps - 1 - j)] }
+                    }
+                }
+                return FloatBuffer(phase)
+            }
         }
+        withExtendedLifetime(weight) {}
+        store.releasePages("\(prefix).weight")
     }
 
     func outputLength(_ length: Int) -> Int { (length - 1) * stride - 2 * padding + kernelSize }
@@ -426,12 +450,11 @@ struct ConvTranspose1d: Sendable {
                                           packed: packedPhases[rho].pairs, bias: bias.pointer, residual: nil, ldr: 0,
                                           y: temp.pointer, ldy: Int32(phaseLength))
                 ck_conv1d_bf16(&a)
-            } else {
+            } else if let phaseWeights {
                 var a = ck_conv_args(c_in: Int32(inChannels), c_out: Int32(outChannels), taps: Int32(taps), dilation: 1,
                                      length: Int32(count), x: padded!.pointer + firstColumn, ldx: Int32(ld),
-                                     weight: weight.f32! + rho + stride * (taps - 1), so: kernelSize,
-                                     sc: outChannels * kernelSize, sj: -stride, bias: bias.pointer,
-                                     residual: nil, ldr: 0, y: temp.pointer, ldy: Int32(phaseLength))
+                                     weight: phaseWeights[rho].pointer, so: inChannels * taps, sc: taps, sj: 1,
+                                     bias: bias.pointer, residual: nil, ldr: 0, y: temp.pointer, ldy: Int32(phaseLength))
                 ck_conv1d(&a)
             }
             ck_scatter_columns(temp.pointer, Int32(phaseLength), Int32(outChannels), Int32(count), y, Int32(outLength),

@@ -14,7 +14,9 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
     /// Weights converted once to bfloat16 at load (half the memory traffic); products accumulate in
     /// float32. With AVX512-BF16 (`vdpbf16ps`), the decoder step splits each activation into two bf16
     /// halves (16 significant bits) and large products (encoder, vocoder) round activations to bf16; CPUs
-    /// without it widen the bf16 weights to float32. The decoder's key/value caches are bf16 as well.
+    /// without it widen the bf16 weights to float32, and below AVX-512 keep the vocoder's fp32 weights (its
+    /// convolutions are compute-bound, and widening would only add work). The decoder's key/value caches are
+    /// bf16 as well.
     case bf16
     /// As `.bf16`, except for two parts. The speech decoder's weights, which every decoder step reads again,
     /// are int8 with one float32 scale per output row (symmetric, `max|w|/127`), multiplied with float32
