@@ -56,28 +56,37 @@ AI float weight_at(const int WT, const void *row, int kk) {
 
 /// out[i][j] = Σ_k x_i[k]·w_j[k] for MR rows of x and NR rows of w of type WT (MR·NR + NR + 1 ≤ 16 registers);
 /// the columns past the last multiple of 8 are added after the vector sums, in order.
+/// acc[i][j] += x_i[kk..kk+8) · w_j[kk..kk+8) lane by lane.
+AI A2 void step(const int MR, const int NR, const int WT, int kk, const float *const *xr, const void *const *wr,
+                __m256 acc[3][8]) {
+    if (MR == 1) {
+        __m256 xv = _mm256_loadu_ps(xr[0] + kk);
+        for (int j = 0; j < NR; j++) acc[0][j] = _mm256_fmadd_ps(xv, load_weights(WT, wr[j], kk), acc[0][j]);
+        return;
+    }
+    __m256 wv[8];
+    for (int j = 0; j < NR; j++) wv[j] = load_weights(WT, wr[j], kk);
+    for (int i = 0; i < MR; i++) {
+        __m256 xv = _mm256_loadu_ps(xr[i] + kk);
+        for (int j = 0; j < NR; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
+    }
+}
+
 AI A2 void tile(const int MR, const int NR, const int WT, int k, const float *const *xr, const void *const *wr,
                 const void *const *prefetch, float out[3][8]) {
     const int esize = weight_bytes(WT);
     __m256 acc[3][8];
     for (int i = 0; i < MR; i++) for (int j = 0; j < NR; j++) acc[i][j] = _mm256_setzero_ps();
     int kk = 0;
-    for (; kk + 8 <= k; kk += 8) {
-        // The next tile's weight rows into L2 while this one is computed (see avx512.c's tile_f32).
-        if (prefetch && ((kk * esize) & 63) < 8 * esize)
+    // Two steps per iteration: with one, the loop's own instructions held the FMAs to half their rate.
+    for (; kk + 16 <= k; kk += 16) {
+        // The next tile's weight rows into L2 while this one is computed (see avx512.c's tile_f32), a line per row.
+        if (prefetch && (kk * esize & 63) == 0)
             for (int j = 0; j < NR; j++) _mm_prefetch((const char *)prefetch[j] + (size_t)kk * esize, _MM_HINT_T1);
-        if (MR == 1) {
-            __m256 xv = _mm256_loadu_ps(xr[0] + kk);
-            for (int j = 0; j < NR; j++) acc[0][j] = _mm256_fmadd_ps(xv, load_weights(WT, wr[j], kk), acc[0][j]);
-        } else {
-            __m256 wv[8];
-            for (int j = 0; j < NR; j++) wv[j] = load_weights(WT, wr[j], kk);
-            for (int i = 0; i < MR; i++) {
-                __m256 xv = _mm256_loadu_ps(xr[i] + kk);
-                for (int j = 0; j < NR; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
-            }
-        }
+        step(MR, NR, WT, kk, xr, wr, acc);
+        step(MR, NR, WT, kk + 8, xr, wr, acc);
     }
+    for (; kk + 8 <= k; kk += 8) step(MR, NR, WT, kk, xr, wr, acc);
     for (int i = 0; i < MR; i++) {
         float sums[8];
         for (int j = 0; j < NR; j += 4)
