@@ -11,7 +11,6 @@
 #define AI static inline __attribute__((always_inline))
 
 extern int ck_prefetch_enabled;
-void ck_avx2_activation(float *x, size_t n, int act, float parameter);
 
 /// The horizontal sums of a, b, c and d, each by the tree ((v0 + v4) + (v1 + v5)) + ((v2 + v6) + (v3 + v7)):
 /// the same tree for every tile shape, so a row's result does not depend on how many rows share its tile.
@@ -21,16 +20,6 @@ AI A2 __m128 reduce4(__m256 a, __m256 b, __m256 c, __m256 d) {
     __m128 c4 = _mm_add_ps(_mm256_castps256_ps128(c), _mm256_extractf128_ps(c, 1));
     __m128 d4 = _mm_add_ps(_mm256_castps256_ps128(d), _mm256_extractf128_ps(d, 1));
     return _mm_hadd_ps(_mm_hadd_ps(a4, b4), _mm_hadd_ps(c4, d4));
-}
-
-enum { W_F32 = 0, W_BF16 = 1, W_I8 = 2 };
-
-AI int weight_bytes(const int WT) { return WT == W_F32 ? 4 : WT == W_BF16 ? 2 : 1; }
-
-AI const void *weight_row(const ck_linear_args *a, const int WT, int j) {
-    const char *base = WT == W_F32 ? (const char *)a->weight_f32 : WT == W_BF16 ? (const char *)a->weight_bf16
-                                                                              : (const char *)a->weight_i8;
-    return base + (size_t)j * (size_t)a->ldw * (size_t)weight_bytes(WT);
 }
 
 /// 8 weights of `row` from column kk, widened to fp32.
@@ -73,7 +62,7 @@ AI A2 void step(const int MR, const int NR, const int WT, int kk, const float *c
 }
 
 AI A2 void tile(const int MR, const int NR, const int WT, int k, const float *const *xr, const void *const *wr,
-                const void *const *prefetch, float out[3][8]) {
+                const void *const *prefetch, float out[8][8]) {
     const int esize = weight_bytes(WT);
     __m256 acc[3][8];
     for (int i = 0; i < MR; i++) for (int j = 0; j < NR; j++) acc[i][j] = _mm256_setzero_ps();
@@ -99,19 +88,6 @@ AI A2 void tile(const int MR, const int NR, const int WT, int k, const float *co
     }
 }
 
-AI void epilogue(const ck_linear_args *a, int i0, int mr, int j0, int nr, float out[3][8]) {
-    for (int i = 0; i < mr; i++) {
-        float *y = a->y + (size_t)(i0 + i) * a->ldy + j0;
-        const float *res = a->residual ? a->residual + (size_t)(i0 + i) * a->ldr + j0 : NULL;
-        for (int j = 0; j < nr; j++) {
-            float v = a->weight_i8 ? out[i][j] * a->weight_scales[j0 + j] : out[i][j];
-            v += a->bias ? a->bias[j0 + j] : 0.0f;
-            if (a->activation == CK_ACT_NONE && res) v += res[j];
-            y[j] = v;
-        }
-    }
-}
-
 /// Columns [n0, n1). One row (a decoder step) against 8 weight rows at a time: the weights stream from
 /// memory once. Several rows in 3 × 3 tiles (each weight vector loaded once for three rows, 9 accumulators
 /// to cover the FMA latency), the rows left over against the same three weight rows, still in L1.
@@ -125,11 +101,11 @@ AI A2 void linear_range_impl(const ck_linear_args *a, int n0, int n1, const int 
             next[j] = nn > 0 ? weight_row(a, WT, j0 + wide + CK_MIN(j, nn - 1)) : wr[j];
         }
         const void *const *fetch = ck_prefetch_enabled && nn > 0 ? next : NULL;
-        float out[3][8];
+        float out[8][8];
         if (wide == 8) {
             const float *xr[3] = { a->x };
             tile(1, 8, WT, a->k, xr, wr, fetch, out);
-            epilogue(a, 0, 1, j0, nr, out);
+            linear_epilogue(a, 0, 1, j0, nr, out);
             continue;
         }
         int i0 = 0;
@@ -141,18 +117,10 @@ AI A2 void linear_range_impl(const ck_linear_args *a, int n0, int n1, const int 
             if (mr == 3) tile(3, 3, WT, a->k, xr, wr, f, out);
             else if (mr == 2) tile(2, 3, WT, a->k, xr, wr, f, out);
             else tile(1, 3, WT, a->k, xr, wr, f, out);
-            epilogue(a, i0, mr, j0, nr, out);
+            linear_epilogue(a, i0, mr, j0, nr, out);
         }
     }
-    if (a->activation == CK_ACT_NONE) return;
-    for (int i = 0; i < a->m; i++) {
-        float *y = a->y + (size_t)i * a->ldy;
-        ck_avx2_activation(y + n0, (size_t)(n1 - n0), a->activation, a->activation_parameter);
-        if (a->residual) {
-            const float *res = a->residual + (size_t)i * a->ldr;
-            for (int j = n0; j < n1; j++) y[j] += res[j];
-        }
-    }
+    linear_post_activation(a, n0, n1);
 }
 
 A2 void ck_avx2_linear_range(const ck_linear_args *a, int n0, int n1) {

@@ -12,7 +12,6 @@
 #define A512VN __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,bmi,bmi2,avx512bf16,avx512vnni")))
 #define AI static inline __attribute__((always_inline))
 
-void ck_avx2_activation(float *x, size_t n, int act, float parameter);
 void ck_avx2_layer_norm(float *x, const float *add, int rows, int dim, int ld, const float *g, const float *b, float eps);
 void ck_avx2_softmax(float *x, int n);
 void ck_avx2_pack_pair_bf16(const float *x, int channels, int length, int ldx, int pad, float slope, uint16_t *xb, int cp);
@@ -49,18 +48,6 @@ AI A512 __m512 widen_bf16(__m256i h) {
 }
 
 AI A512 __m512 widen_i8(__m128i b) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b)); }
-
-enum { W_F32 = 0, W_BF16 = 1, W_I8 = 2 };
-
-/// Bytes per weight of type WT.
-AI int weight_bytes(const int WT) { return WT == W_F32 ? 4 : WT == W_BF16 ? 2 : 1; }
-
-/// Row j of a layer's weights of type WT.
-AI const void *weight_row(const ck_linear_args *a, const int WT, int j) {
-    const char *base = WT == W_F32 ? (const char *)a->weight_f32 : WT == W_BF16 ? (const char *)a->weight_bf16
-                                                                              : (const char *)a->weight_i8;
-    return base + (size_t)j * (size_t)a->ldw * (size_t)weight_bytes(WT);
-}
 
 /// 16 weights of row `row` from column kk: fp32, bf16 or int8, widened to fp32; `mask` for a short tail.
 AI A512 __m512 load_weights(const int WT, const void *row, int kk, int tail, __mmask16 mask) {
@@ -107,31 +94,6 @@ AI A512 void tile_f32(const int MR, const int NR, const int WT, int k, const flo
     store_sums(MR, NR, acc, out);
 }
 
-AI A512 void epilogue(const ck_linear_args *a, int i0, int mr, int j0, int nr, float out[8][8]) {
-    for (int i = 0; i < mr; i++) {
-        float *y = a->y + (size_t)(i0 + i) * a->ldy + j0;
-        const float *res = a->residual ? a->residual + (size_t)(i0 + i) * a->ldr + j0 : NULL;
-        for (int j = 0; j < nr; j++) {
-            float v = a->weight_i8 ? out[i][j] * a->weight_scales[j0 + j] : out[i][j];
-            v += a->bias ? a->bias[j0 + j] : 0.0f;
-            if (a->activation == CK_ACT_NONE && res) v += res[j];
-            y[j] = v;
-        }
-    }
-}
-
-static void post_activation(const ck_linear_args *a, int n0, int n1) {
-    if (a->activation == CK_ACT_NONE) return;
-    for (int i = 0; i < a->m; i++) {
-        float *y = a->y + (size_t)i * a->ldy;
-        ck_avx2_activation(y + n0, (size_t)(n1 - n0), a->activation, a->activation_parameter);
-        if (a->residual) {
-            const float *res = a->residual + (size_t)i * a->ldr;
-            for (int j = n0; j < n1; j++) y[j] += res[j];
-        }
-    }
-}
-
 /// Rows [i0, i0 + 8) against three weight rows at a time: each weight is loaded once for all eight rows,
 /// in a single pass (a batch of decoder steps is compute-bound on the smaller tiles' reloads).
 AI A512 void rows8_f32(const ck_linear_args *a, int i0, int n0, int n1, const int WT) {
@@ -146,7 +108,7 @@ AI A512 void rows8_f32(const ck_linear_args *a, int i0, int n0, int n1, const in
         }
         float out[8][8];
         tile_f32(8, 3, WT, a->k, xr, wr, ck_prefetch_enabled && nn > 0 && i0 == 0 ? next : NULL, out);
-        epilogue(a, i0, 8, j0, nr, out);
+        linear_epilogue(a, i0, 8, j0, nr, out);
     }
 }
 
@@ -176,22 +138,22 @@ AI A512 void linear_range_impl(const ck_linear_args *a, int n0, int n1, const in
                     tile_f32(4, 4, WT, a->k, xr, wr + 4, use_prefetch && i0 == first ? next + 4 : NULL, second);
                     for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) out[i][4 + j] = second[i][j];
                 }
-                epilogue(a, i0, 4, j0, nr, out);
+                linear_epilogue(a, i0, 4, j0, nr, out);
                 i0 += 4;
             } else if (left >= 2) {
                 for (int i = 0; i < 2; i++) xr[i] = a->x + (size_t)(i0 + i) * a->ldx;
                 tile_f32(2, 8, WT, a->k, xr, wr, use_prefetch && i0 == first ? next : NULL, out);
-                epilogue(a, i0, 2, j0, nr, out);
+                linear_epilogue(a, i0, 2, j0, nr, out);
                 i0 += 2;
             } else {
                 xr[0] = a->x + (size_t)i0 * a->ldx;
                 tile_f32(1, 8, WT, a->k, xr, wr, use_prefetch && i0 == first ? next : NULL, out);
-                epilogue(a, i0, 1, j0, nr, out);
+                linear_epilogue(a, i0, 1, j0, nr, out);
                 i0 += 1;
             }
         }
     }
-    post_activation(a, n0, n1);
+    linear_post_activation(a, n0, n1);
 }
 
 static A512 void linear_range_512(const ck_linear_args *a, int n0, int n1) {
@@ -250,7 +212,7 @@ AI A512BF void rows8_dp(const ck_linear_args *a, const uint16_t *xb, int ldxb, i
         }
         float out[8][8];
         tile_dp(8, 3, SPLIT, a->k, xr, wr, ck_prefetch_enabled && nn > 0 && i0 == 0 ? next : NULL, out);
-        epilogue(a, i0, 8, j0, nr, out);
+        linear_epilogue(a, i0, 8, j0, nr, out);
     }
 }
 
@@ -283,7 +245,7 @@ AI A512BF void linear_range_dp_impl(const ck_linear_args *a, const uint16_t *xb,
                     tile_dp(6, 4, SPLIT, a->k, xr, wr + 4, NULL, second);
                     for (int i = 0; i < 6; i++) for (int j = 0; j < 4; j++) out[i][4 + j] = second[i][j];
                 }
-                epilogue(a, i0, 6, j0, nr, out);
+                linear_epilogue(a, i0, 6, j0, nr, out);
                 i0 += 6;
             } else if (left >= 4) {
                 for (int i = 0; i < 4; i++) xr[i] = xb + (size_t)(i0 + i) * ldxb;
@@ -293,22 +255,22 @@ AI A512BF void linear_range_dp_impl(const ck_linear_args *a, const uint16_t *xb,
                     tile_dp(4, 4, SPLIT, a->k, xr, wr + 4, i0 == first && ahead ? ahead + 4 : NULL, second);
                     for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) out[i][4 + j] = second[i][j];
                 }
-                epilogue(a, i0, 4, j0, nr, out);
+                linear_epilogue(a, i0, 4, j0, nr, out);
                 i0 += 4;
             } else if (left >= 2) {
                 for (int i = 0; i < 2; i++) xr[i] = xb + (size_t)(i0 + i) * ldxb;
                 tile_dp(2, 8, SPLIT, a->k, xr, wr, i0 == first ? ahead : NULL, out);
-                epilogue(a, i0, 2, j0, nr, out);
+                linear_epilogue(a, i0, 2, j0, nr, out);
                 i0 += 2;
             } else {
                 xr[0] = xb + (size_t)i0 * ldxb;
                 tile_dp(1, 8, SPLIT, a->k, xr, wr, i0 == first ? ahead : NULL, out);
-                epilogue(a, i0, 1, j0, nr, out);
+                linear_epilogue(a, i0, 1, j0, nr, out);
                 i0 += 1;
             }
         }
     }
-    post_activation(a, n0, n1);
+    linear_post_activation(a, n0, n1);
 }
 
 static A512BF void linear_range_dp(const ck_linear_args *a, const uint16_t *xb, int ldxb, int n0, int n1) {

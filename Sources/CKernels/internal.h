@@ -87,6 +87,53 @@ static inline int ck_relative_row(int d, int max_distance) {
 #define CK_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define CK_MAX(a, b) ((a) > (b) ? (a) : (b))
 
+// MARK: GEMM tile plumbing shared by the x86 levels
+
+#if CK_X86
+void ck_avx2_activation(float *x, size_t n, int act, float parameter);
+
+/// Weight formats of the GEMM tiles.
+enum { W_F32 = 0, W_BF16 = 1, W_I8 = 2 };
+
+/// Bytes per weight of type WT.
+static inline int weight_bytes(const int WT) { return WT == W_F32 ? 4 : WT == W_BF16 ? 2 : 1; }
+
+/// Row j of a layer's weights of type WT.
+static inline const void *weight_row(const ck_linear_args *a, const int WT, int j) {
+    const char *base = WT == W_F32 ? (const char *)a->weight_f32 : WT == W_BF16 ? (const char *)a->weight_bf16
+                                                                              : (const char *)a->weight_i8;
+    return base + (size_t)j * (size_t)a->ldw * (size_t)weight_bytes(WT);
+}
+
+/// Rows [i0, i0 + mr) × columns [j0, j0 + nr) of y from a tile's sums: the int8 row scale, the bias, and the
+/// residual unless an activation comes after (linear_post_activation adds it then).
+static inline void linear_epilogue(const ck_linear_args *a, int i0, int mr, int j0, int nr, float out[8][8]) {
+    for (int i = 0; i < mr; i++) {
+        float *y = a->y + (size_t)(i0 + i) * a->ldy + j0;
+        const float *res = a->residual ? a->residual + (size_t)(i0 + i) * a->ldr + j0 : NULL;
+        for (int j = 0; j < nr; j++) {
+            float v = a->weight_i8 ? out[i][j] * a->weight_scales[j0 + j] : out[i][j];
+            v += a->bias ? a->bias[j0 + j] : 0.0f;
+            if (a->activation == CK_ACT_NONE && res) v += res[j];
+            y[j] = v;
+        }
+    }
+}
+
+/// Columns [n0, n1) of every row: the activation, then the residual.
+static inline void linear_post_activation(const ck_linear_args *a, int n0, int n1) {
+    if (a->activation == CK_ACT_NONE) return;
+    for (int i = 0; i < a->m; i++) {
+        float *y = a->y + (size_t)i * a->ldy;
+        ck_avx2_activation(y + n0, (size_t)(n1 - n0), a->activation, a->activation_parameter);
+        if (a->residual) {
+            const float *res = a->residual + (size_t)i * a->ldr;
+            for (int j = n0; j < n1; j++) y[j] += res[j];
+        }
+    }
+}
+#endif
+
 /// Runs TILE(args…, o, orows, t, len, FULL) over output channels [o0, o1) and positions [t0, t1) in tiles of
 /// RB channels × WIDTH positions; whole tiles take the unmasked path (FULL = 1). Shared by the convolution
 /// kernels of every level and weight format.
