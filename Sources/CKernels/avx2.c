@@ -43,8 +43,6 @@ AI float weight_at(const int WT, const void *row, int kk) {
 
 // MARK: GEMM tiles
 
-/// out[i][j] = Σ_k x_i[k]·w_j[k] for MR rows of x and NR rows of w of type WT (MR·NR + NR + 1 ≤ 16 registers);
-/// the columns past the last multiple of 8 are added after the vector sums, in order.
 /// acc[i][j] += x_i[kk..kk+8) · w_j[kk..kk+8) lane by lane.
 AI A2 void step(const int MR, const int NR, const int WT, int kk, const float *const *xr, const void *const *wr,
                 __m256 acc[3][8]) {
@@ -61,6 +59,8 @@ AI A2 void step(const int MR, const int NR, const int WT, int kk, const float *c
     }
 }
 
+/// out[i][j] = Σ_k x_i[k]·w_j[k] for MR rows of x and NR rows of w of type WT (MR·NR + NR + 1 ≤ 16 registers);
+/// the columns past the last multiple of 8 are added after the vector sums, in order.
 AI A2 void tile(const int MR, const int NR, const int WT, int k, const float *const *xr, const void *const *wr,
                 const void *const *prefetch, float out[8][8]) {
     const int esize = weight_bytes(WT);
