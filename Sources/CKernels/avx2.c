@@ -96,9 +96,9 @@ AI A2 void tile(const int MR, const int NR, const int WT, int k, const float *co
 /// 15–18 ms of products); the encoder's many rows keep the first group's prefetch.
 AI A2 void linear_range_impl(const ck_linear_args *a, int n0, int n1, const int WT) {
     const int wide = a->m == 1 ? 8 : 3;
+    const int batched = a->m > 1 && a->m <= 16;   // a batch of decoder steps, not the encoder's tokens
+    const int ahead = batched ? 2 * wide : wide;
     for (int j0 = n0; j0 < n1; j0 += wide) {
-        const int batched = a->m > 1 && a->m <= 16;   // a batch of decoder steps, not the encoder's tokens
-        const int ahead = batched ? 2 * wide : wide;
         int nr = CK_MIN(wide, n1 - j0), nn = CK_MIN(wide, n1 - (j0 + ahead));
         const void *wr[8], *next[8];
         for (int j = 0; j < wide; j++) {

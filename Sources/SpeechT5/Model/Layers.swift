@@ -358,12 +358,15 @@ func padInput(_ x: UnsafePointer<Float>, channels: Int, length: Int, ldx: Int, p
 /// ordinary convolutions (one per output phase) whose outputs interleave: no multiplications by the
 /// zeros a zero-stuffed input would have.
 struct ConvTranspose1d: Sendable {
-    /// Each phase's taps as an ordinary convolution's weight `[cOut, cIn, taps]`, taps in input order: fp32
-    /// copies, or bf16 channel pairs. (In torch's layout a phase's weights for consecutive input channels
-    /// lie `cOut · kernel` floats apart, a new page for every channel, and the fp32 tiles read them at a
-    /// third of the rate they reach on a contiguous weight.)
-    let phaseWeights: [FloatBuffer]?
-    let packedPhases: [PackedConvWeights]?
+    /// Each phase's taps as an ordinary convolution's weight `[cOut, cIn, taps]`, taps in input order. (In
+    /// torch's layout a phase's weights for consecutive input channels lie `cOut · kernel` floats apart, a
+    /// new page for every channel, and the fp32 tiles read them at a third of the rate they reach on a
+    /// contiguous weight.)
+    enum Phases {
+        case fp32([FloatBuffer])
+        case bf16([PackedConvWeights])
+    }
+    let phases: Phases
     let bias: FloatBuffer
     let inChannels: Int
     let outChannels: Int
@@ -383,27 +386,27 @@ struct ConvTranspose1d: Sendable {
         guard let w = weight.f32 else {
             throw SpeechT5Error.invalidArgument(name: "\(prefix).weight", reason: "expected float32 weights")
         }
-        // Phase rho's tap j (in input order, x[m − taps + 1 + j]) is kernel index rho + stride·(taps − 1 − j).
-        let phaseTaps = (0..<stride).map { rho in max(0, (kernel - rho + stride - 1) / stride) }
+        // Phase rho's tap j (in input order, x[m − taps + 1 + j]) is kernel index rho + stride·(taps − 1 − j):
+        // w(o, c, j) = start[o·kernel + c·cOut·kernel − j·stride], the strided view both formats pack from.
+        let (so, sc, sj) = (kernel, cOut * kernel, -stride)
+        let views = (0..<stride).map { rho -> (start: UnsafePointer<Float>, taps: Int) in
+            let taps = max(0, (kernel - rho + stride - 1) / stride)
+            return (w + rho + stride * max(taps - 1, 0), taps)
+        }
         if PackedConvWeights.Format(precision.computeBound, inChannels: cIn) == .bf16 {
-            phaseWeights = nil
-            packedPhases = (0..<stride).map { rho in
-                let taps = phaseTaps[rho]
-                return PackedConvWeights(.bf16, weight: w + rho + stride * max(taps - 1, 0), so: kernel,
-                                         sc: cOut * kernel, sj: -stride, cOut: cOut, cIn: cIn, taps: taps)
-            }
+            phases = .bf16(views.map {
+                PackedConvWeights(.bf16, weight: $0.start, so: so, sc: sc, sj: sj, cOut: cOut, cIn: cIn, taps: $0.taps)
+            })
         } else {
-            packedPhases = nil
-            phaseWeights = (0..<stride).map { rho in
-                let taps = phaseTaps[rho]
+            phases = .fp32(views.map { start, taps in
                 var phase = [Float](repeating: 0, count: cOut * cIn * taps)
                 for o in 0..<cOut {
                     for c in 0..<cIn {
-                        for j in 0..<taps { phase[(o * cIn + c) * taps + j] = w[(c * cOut + o) * kernel + rho + stride * (taps - 1 - j)] }
+                        for j in 0..<taps { phase[(o * cIn + c) * taps + j] = start[o * so + c * sc + j * sj] }
                     }
                 }
                 return FloatBuffer(phase)
-            }
+            })
         }
         withExtendedLifetime(weight) {}
         store.releasePages("\(prefix).weight")
@@ -423,7 +426,7 @@ struct ConvTranspose1d: Sendable {
         let ld = length + 2 * pad
         var padded: Scratch?
         var pairs: UnsafeMutablePointer<UInt16>?
-        if packedPhases != nil {
+        if case .bf16 = phases {
             pairs = UnsafeMutablePointer<UInt16>.allocate(capacity: (inChannels + 1) / 2 * ld * 2)
             ck_pack_input_bf16(x, Int32(inChannels), Int32(length), Int32(ldx), Int32(pad), slope, pairs!)
         } else {
@@ -444,16 +447,17 @@ struct ConvTranspose1d: Sendable {
             // Input column of the first tap of output m: x index m − (taps − 1) → padded column + pad.
             let firstColumn = mLow - (taps - 1) + pad
             precondition(firstColumn >= 0 && mHigh + pad < ld, "transposed convolution padding")
-            if let packedPhases {
+            switch phases {
+            case .bf16(let packed):
                 var a = ck_conv_bf16_args(c_in: Int32(inChannels), c_out: Int32(outChannels), taps: Int32(taps),
                                           dilation: 1, length: Int32(count), xb: pairs! + firstColumn * 2, ldx: Int32(ld),
-                                          packed: packedPhases[rho].pairs, bias: bias.pointer, residual: nil, ldr: 0,
+                                          packed: packed[rho].pairs, bias: bias.pointer, residual: nil, ldr: 0,
                                           y: temp.pointer, ldy: Int32(phaseLength))
                 ck_conv1d_bf16(&a)
-            } else if let phaseWeights {
+            case .fp32(let weights):
                 var a = ck_conv_args(c_in: Int32(inChannels), c_out: Int32(outChannels), taps: Int32(taps), dilation: 1,
                                      length: Int32(count), x: padded!.pointer + firstColumn, ldx: Int32(ld),
-                                     weight: phaseWeights[rho].pointer, so: inChannels * taps, sc: taps, sj: 1,
+                                     weight: weights[rho].pointer, so: inChannels * taps, sc: taps, sj: 1,
                                      bias: bias.pointer, residual: nil, ldr: 0, y: temp.pointer, ldy: Int32(phaseLength))
                 ck_conv1d(&a)
             }
