@@ -432,6 +432,91 @@ static A512 void conv_range_512(const ck_conv_args *a, int o0, int o1, int t0, i
     CONV_TILES(CONV_F32_RB, 16 * CONV_F32_V, conv_tile, a)
 }
 
+// MARK: Transposed convolution, fp32: every phase in one tile
+
+/// lo = a0 b0 a1 b1 … a7 b7 and hi = a8 b8 … a15 b15.
+AI A512 void interleave_lanes(__m512 a, __m512 b, __m512 *lo, __m512 *hi) {
+    const __m512i low = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i high = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    *lo = _mm512_permutex2var_ps(a, low, b);
+    *hi = _mm512_permutex2var_ps(a, high, b);
+}
+
+/// RB output channels × 16 input positions × S phases (RB·S = 16 accumulators): one input load per 16 products,
+/// where a convolution per phase loads each input S times and writes S strided copies. A channel's S phase
+/// vectors become 16·S consecutive outputs through log2(S) rounds of lane interleaves (perfect shuffles).
+/// Each output is summed over c, then j, then + bias: the order of ck_conv1d's tiles.
+AI A512 void convt_tile(const ck_conv_transpose_args *a, const float *window, int ldw, int m0, const int S, const int RB,
+                        int o, int orows, int m, int len, const int FULL) {
+    const int taps = a->taps;
+    const float *wrow[8];
+    for (int r = 0; r < RB; r++) wrow[r] = a->weight + (size_t)(o + CK_MIN(r, orows - 1)) * a->c_in * taps * S;
+    const __mmask16 mk = (__mmask16)((1u << len) - 1);
+    __m512 acc[8][8];
+    for (int r = 0; r < RB; r++) for (int p = 0; p < S; p++) acc[r][p] = _mm512_setzero_ps();
+    for (int c = 0; c < a->c_in; c++) {
+        const float *xc = window + (size_t)c * ldw + (m - m0);
+        const size_t wc = (size_t)c * taps * S;
+        for (int j = 0; j < taps; j++) {
+            const __m512 xv = FULL ? _mm512_loadu_ps(xc + j) : _mm512_maskz_loadu_ps(mk, xc + j);
+            const size_t wo = wc + (size_t)j * S;
+            for (int r = 0; r < RB; r++)
+                for (int p = 0; p < S; p++) acc[r][p] = _mm512_fmadd_ps(_mm512_set1_ps(wrow[r][wo + p]), xv, acc[r][p]);
+        }
+    }
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const int first = m * S - a->padding;   // the output of phase 0 at input position m
+    for (int r = 0; r < orows; r++) {
+        __m512 v[8], next[8];
+        for (int p = 0; p < S; p++) v[p] = acc[r][p];
+        for (int round = S; round > 1; round /= 2) {
+            for (int i = 0; i < S / 2; i++) interleave_lanes(v[i], v[i + S / 2], &next[2 * i], &next[2 * i + 1]);
+            for (int i = 0; i < S; i++) v[i] = next[i];
+        }
+        const __m512 b = _mm512_set1_ps(a->bias ? a->bias[o + r] : 0.0f);
+        float *y = a->y + (size_t)(o + r) * a->ldy;
+        for (int k = 0; k < S; k++) {
+            const int q = first + 16 * k;
+            const __m512 value = _mm512_add_ps(v[k], b);
+            if (FULL && q >= 0 && q + 16 <= a->out_length) {
+                _mm512_storeu_ps(y + q, value);
+            } else {
+                // Lane i is output q + i, from input position m + (16k + i) / S: keep it if both are in range.
+                const __m512i lane = _mm512_add_epi32(iota, _mm512_set1_epi32(q));
+                __mmask16 keep = _mm512_cmpge_epi32_mask(lane, _mm512_setzero_si512()) &
+                                 _mm512_cmplt_epi32_mask(lane, _mm512_set1_epi32(a->out_length)) &
+                                 _mm512_cmplt_epi32_mask(_mm512_add_epi32(iota, _mm512_set1_epi32(16 * k)),
+                                                         _mm512_set1_epi32(len * S));
+                _mm512_mask_storeu_ps(y + q, keep, value);   // masked-off lanes never touch memory
+            }
+        }
+    }
+}
+
+AI A512 void convt_tile_2(const ck_conv_transpose_args *a, const float *window, int ldw, int m0, int o, int orows,
+                          int t, int len, const int FULL) {
+    convt_tile(a, window, ldw, m0, 2, 8, o, orows, t, len, FULL);
+}
+AI A512 void convt_tile_4(const ck_conv_transpose_args *a, const float *window, int ldw, int m0, int o, int orows,
+                          int t, int len, const int FULL) {
+    convt_tile(a, window, ldw, m0, 4, 4, o, orows, t, len, FULL);
+}
+AI A512 void convt_tile_8(const ck_conv_transpose_args *a, const float *window, int ldw, int m0, int o, int orows,
+                          int t, int len, const int FULL) {
+    convt_tile(a, window, ldw, m0, 8, 2, o, orows, t, len, FULL);
+}
+
+/// Strides 2, 4 and 8 (HiFi-GAN's usual upsampling rates) in fused tiles; any other stride phase by phase.
+static A512 void convt_range_512(const ck_conv_transpose_args *a, const float *window, int ldw, int o0, int o1, int t0,
+                                 int t1) {
+    switch (a->stride) {
+    case 2: CONV_TILES(8, 16, convt_tile_2, a, window, ldw, t0) break;
+    case 4: CONV_TILES(4, 16, convt_tile_4, a, window, ldw, t0) break;
+    case 8: CONV_TILES(2, 16, convt_tile_8, a, window, ldw, t0) break;
+    default: ck_conv_transpose_by_phases(ck_kernels(), a, window, ldw, o0, o1, t0, t1);
+    }
+}
+
 // MARK: Direct convolution, bf16 channel pairs
 
 #define CONV_RB 4     // output channels per tile
@@ -579,6 +664,7 @@ const ck_kernel_table ck_table_avx512 = {
     .leaky_relu = ck_avx2_leaky_relu,
     .attention_head = attention_head_512,
     .conv_range = conv_range_512,
+    .conv_transpose_range = convt_range_512,
     .conv_bf16_range = conv_bf16_range_emulated,
     .pack_pair_bf16 = ck_avx2_pack_pair_bf16,
     .pad_row_f32 = ck_avx2_pad_row_f32,
@@ -595,6 +681,7 @@ const ck_kernel_table ck_table_avx512bf16 = {
     .leaky_relu = ck_avx2_leaky_relu,
     .attention_head = attention_head_512,
     .conv_range = conv_range_512,
+    .conv_transpose_range = convt_range_512,
     .conv_bf16_range = conv_bf16_range_native,
     .pack_pair_bf16 = ck_avx2_pack_pair_bf16,
     .pad_row_f32 = ck_avx2_pad_row_f32,

@@ -36,6 +36,11 @@ typedef struct {
     /// Positions [t0, t1) of ck_quantize_input_u8 (t counted from the first real column).
     void (*quantize_columns_u8)(const float *x, int channels, int ldx, int pad, float slope, uint8_t *xq, int ldxq,
                                 float *xscale, int t0, int t1);
+    /// Output channels [o0, o1) and input positions [m0, m1) of ck_conv_transpose1d, all phases in one tile;
+    /// `window` row c (stride ldw) holds leaky(x[c, ·]) from input position m0 − (taps − 1) on.
+    /// NULL: each phase runs on conv_range (ck_conv_transpose_by_phases).
+    void (*conv_transpose_range)(const ck_conv_transpose_args *a, const float *window, int ldw, int o0, int o1,
+                                 int m0, int m1);
 } ck_kernel_table;
 
 extern const ck_kernel_table ck_table_generic;
@@ -47,6 +52,12 @@ extern const ck_kernel_table ck_table_avx512bf16;
 
 /// The table of the level in effect.
 const ck_kernel_table *ck_kernels(void);
+
+/// Output channels [o0, o1) and input positions [m0, m1) of ck_conv_transpose1d as `stride` ordinary
+/// convolutions on `kernels->conv_range` (one per phase, strided weight view) whose outputs are interleaved
+/// from per-thread scratch: the same sums in the same order as a fused tile.
+void ck_conv_transpose_by_phases(const ck_kernel_table *kernels, const ck_conv_transpose_args *a, const float *window,
+                                 int ldw, int o0, int o1, int m0, int m1);
 
 /// Per-thread scratch memory of at least `bytes` (64-byte aligned), reused between calls; `slot`
 /// distinguishes independent buffers of one thread.

@@ -226,6 +226,21 @@ void ck_conv1d_i8_leaky(const ck_conv_i8_args *args, const ck_conv_input *input)
 void ck_quantize_input_u8(const float *x, int channels, int length, int ldx, int pad, float slope,
                           uint8_t *xq, float *xscale);
 
+/// Transposed 1-D convolution (fp32) of leaky_relu(x, slope), every output phase at once:
+/// y[o, m·stride + rho − padding] = bias[o] + Σ_c Σ_j weight[o][c][j][rho] · leaky(x[c, m − (taps − 1) + j])
+/// for the outputs in [0, out_length), with x[c, i] = 0 outside [0, length) (row stride ldx) and the weights
+/// packed [c_out][c_in][taps][stride] (phase rho's taps last-aligned, zeros before a phase's first tap). Each
+/// task prepares the input window it reads; each output is summed over c, then j, as ck_conv1d sums it.
+/// Uses every thread.
+typedef struct {
+    int c_in, c_out, taps, stride, padding;
+    const float *x; int length, ldx; float slope;
+    const float *weight;
+    const float *bias;
+    float *y; int ldy, out_length;
+} ck_conv_transpose_args;
+void ck_conv_transpose1d(const ck_conv_transpose_args *args);
+
 /// Writes leaky_relu(x[c, t], slope) into out[c][pad + t] (row stride length + 2·pad) with zero margins.
 void ck_pad_input_f32(const float *x, int channels, int length, int ldx, int pad, float slope, float *out);
 /// dst[r·ld_dst + start + i·stride] = src[r·ld_src + i] for r < rows, i < count.

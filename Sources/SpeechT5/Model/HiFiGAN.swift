@@ -111,7 +111,7 @@ public struct HiFiGAN: Sendable {
         }
         let workspace = ConvolutionWorkspace()
         var length = frames
-        var h = Scratch(inputConvolution.outChannels * length)
+        var h = Scratch(inputConvolution.outChannels * length, filled: true)
         x.withUnsafeBufferPointer { xp in
             workspace.convolve(inputConvolution, input: xp.baseAddress!, length: length, slope: 1, into: h.pointer, residual: nil)
         }
@@ -119,7 +119,7 @@ public struct HiFiGAN: Sendable {
         for (i, upsampler) in upsamplers.enumerated() {
             let channels = upsampler.outChannels
             let upLength = upsampler.outputLength(length)
-            let up = Scratch(channels * upLength)
+            let up = Scratch(channels * upLength, filled: true)
             _ = upsampler(h.pointer, length: length, ldx: length, inputSlope: config.leakyReluSlope, into: up.pointer)
             length = upLength
             h = up
