@@ -2,7 +2,7 @@
 // the floors that issue 5's figures are compared with.
 //
 //   clang -O2 -ISources/CKernels/include -ISources/CKernels -pthread scripts/tools/kernel_floors.c \
-//       Sources/CKernels/*.c -o /tmp/kernel_floors -lm && /tmp/kernel_floors [threads [decoder|encoder|vocoder|vocoder-fp32]]
+//       Sources/CKernels/*.c -o /tmp/kernel_floors -lm && /tmp/kernel_floors [threads [decoder|encoder|vocoder|vocoder-fp32|upsampler]]
 //
 // 1. Decoder step, products only: the 48 products of one step (6 layers: q/k/v, out, cross q, cross out,
 //    FFN in and out; 768 wide, FFN 3072), one row, weights streamed from memory as in a real step (int8
@@ -14,6 +14,8 @@
 //    convolutions at the four stages' channel counts (256, 128, 64, 32) and kernel sizes 3, 7, 11, on 4096
 //    positions (one residual-block tile); alone on a prepared input, and as the engine runs them, each task
 //    preparing its input window (quantization, bf16 pairs, padding).
+// 4. Upsamplers: the four fp32 transposed convolutions (stride 4, kernel 8) of the full-size vocoder on the
+//    404 frames of the benchmark, each task preparing its leaky input window, as the engine runs them.
 #include "CKernels.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +162,28 @@ static void vocoder_convolutions(int first, int last) {
         }
 }
 
+static void upsamplers(void) {
+    enum { RUNS = 21, S = 4, K = 8, T = 2, P = 2 };
+    int shapes[4][3] = { { 512, 256, 404 }, { 256, 128, 1616 }, { 128, 64, 6464 }, { 64, 32, 25856 } };
+    double total = 0;
+    for (int s = 0; s < 4; s++) {
+        int ci = shapes[s][0], co = shapes[s][1], L = shapes[s][2], out = (L - 1) * S - 2 * P + K;
+        float *x = malloc(sizeof(float) * (size_t)ci * L), *w = malloc(sizeof(float) * (size_t)co * ci * T * S);
+        float *y = malloc(sizeof(float) * (size_t)co * out), *bias = calloc((size_t)co, sizeof(float));
+        for (long i = 0; i < (long)ci * L; i++) x[i] = value(i) * 0.5f;
+        for (long i = 0; i < (long)co * ci * T * S; i++) w[i] = value(i * 7);
+        ck_conv_transpose_args a = { ci, co, T, S, P, x, L, L, 0.1f, w, bias, y, out, out };
+        double t[RUNS];
+        for (int r = 0; r < RUNS; r++) { double t0 = now(); ck_conv_transpose1d(&a); t[r] = now() - t0; }
+        double m = median(t, RUNS);
+        total += m;
+        printf("upsampler %d (%3d -> %3d channels, %5d -> %6d positions): %5.2f ms, %4.0f GFLOP/s\n", s, ci, co, L, out,
+               m * 1e3, 2.0 * ci * co * K * L / m / 1e9);
+        free(x); free(w); free(y); free(bias);
+    }
+    printf("upsamplers together: %.1f ms per 6.46 s of audio\n", total * 1e3);
+}
+
 int main(int argc, char **argv) {
     ck_set_threads(argc > 1 ? atoi(argv[1]) : 2);
     printf("kernel level %s, %d threads\n", ck_cpu_level_name(ck_cpu_level()), ck_threads());
@@ -169,5 +193,6 @@ int main(int argc, char **argv) {
     if (!*only || !strcmp(only, "encoder")) { encoder_products(FORMAT_BF16); encoder_products(FORMAT_FP32); }
     if (!*only || !strcmp(only, "vocoder")) vocoder_convolutions(FORMAT_INT8, FORMAT_FP32);
     if (!strcmp(only, "vocoder-fp32")) vocoder_convolutions(FORMAT_FP32, FORMAT_FP32);
+    if (!*only || !strcmp(only, "upsampler")) upsamplers();
     return 0;
 }
