@@ -459,23 +459,3 @@ void ck_pad_input_f32(const float *x, int channels, int length, int ldx, int pad
     pack_run(&job);
 }
 
-typedef struct { const float *src; int ld_src, rows, count; float *dst; int ld_dst, start, stride, parts; } scatter_job;
-
-static void scatter_task(void *context, int task, int thread) {
-    (void)thread;
-    const scatter_job *job = context;
-    int r0 = job->rows * task / job->parts, r1 = job->rows * (task + 1) / job->parts;
-    for (int r = r0; r < r1; r++) {
-        const float *s = job->src + (size_t)r * job->ld_src;
-        float *d = job->dst + (size_t)r * job->ld_dst + job->start;
-        for (int i = 0; i < job->count; i++) d[(size_t)i * job->stride] = s[i];
-    }
-}
-
-void ck_scatter_columns(const float *src, int ld_src, int rows, int count, float *dst, int ld_dst, int start, int stride) {
-    scatter_job job = { src, ld_src, rows, count, dst, ld_dst, start, stride, 1 };
-    double elements = (double)rows * count;
-    job.parts = elements < 65536 ? 1 : CK_MIN(rows, 4 * ck_threads());
-    if (job.parts <= 1) { scatter_task(&job, 0, 0); return; }
-    ck_parallel_for(job.parts, scatter_task, &job);
-}

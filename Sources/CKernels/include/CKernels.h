@@ -243,8 +243,6 @@ void ck_conv_transpose1d(const ck_conv_transpose_args *args);
 
 /// Writes leaky_relu(x[c, t], slope) into out[c][pad + t] (row stride length + 2·pad) with zero margins.
 void ck_pad_input_f32(const float *x, int channels, int length, int ldx, int pad, float slope, float *out);
-/// dst[r·ld_dst + start + i·stride] = src[r·ld_src + i] for r < rows, i < count.
-void ck_scatter_columns(const float *src, int ld_src, int rows, int count, float *dst, int ld_dst, int start, int stride);
 
 #ifdef __cplusplus
 }

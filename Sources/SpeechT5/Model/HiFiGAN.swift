@@ -4,9 +4,10 @@ import Foundation
 /// The HiFi-GAN vocoder (`SpeechT5HifiGan`): log-mel spectrogram `[frames, n_mel]` → waveform.
 ///
 /// Every convolution runs as a direct convolution on the C kernels (fp32 weights used in place from the
-/// memory-mapped checkpoint; on AVX-512 CPUs, bf16 channel pairs in bf16 precision, and in int8 precision
-/// the residual blocks, nearly all of the work, multiply int8 weights with inputs quantized per position),
-/// with each leaky ReLU fused into the copy that prepares the next convolution's input.
+/// memory-mapped checkpoint, the upsamplers' repacked by phase; on AVX-512 CPUs the residual blocks, nearly
+/// all of the work, in bf16 channel pairs in bf16 precision, and in int8 precision as int8 weights times
+/// inputs quantized per position), with each leaky ReLU fused into the copy that prepares the next
+/// convolution's input.
 public struct HiFiGAN: Sendable {
     /// One multi-receptive-field residual block: pairs of (dilated conv, conv), each pair a residual.
     struct ResidualBlock: Sendable {
@@ -57,7 +58,8 @@ public struct HiFiGAN: Sendable {
             mean = nil
             scale = nil
         }
-        // The first and last convolutions are small (80 and 1 channels): fp32 in every precision.
+        // The first and last convolutions are small (80 and 1 channels), and the upsamplers 3% of the
+        // arithmetic: fp32 in every precision.
         inputConvolution = try Conv1d(store, "conv_pre", in: c.modelInDim, out: c.upsampleInitialChannel, kernel: 7, padding: 3)
         var upsamplers: [ConvTranspose1d] = []
         var blocks: [ResidualBlock] = []
@@ -65,7 +67,7 @@ public struct HiFiGAN: Sendable {
             let cIn = i == 0 ? c.upsampleInitialChannel : c.channels(afterUpsample: i - 1)
             let cOut = c.channels(afterUpsample: i)
             upsamplers.append(try ConvTranspose1d(store, "upsampler.\(i)", in: cIn, out: cOut, kernel: kernel,
-                                                  stride: rate, padding: (kernel - rate) / 2, precision: precision))
+                                                  stride: rate, padding: (kernel - rate) / 2))
             for (j, (k, dilations)) in zip(c.resblockKernelSizes, c.resblockDilationSizes).enumerated() {
                 let p = "resblocks.\(i * c.resblockKernelSizes.count + j)"
                 blocks.append(ResidualBlock(
