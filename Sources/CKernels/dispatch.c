@@ -196,6 +196,20 @@ static void quantize_window(const ck_kernel_table *kernels, const float *x, int 
     if (last > first) kernels->quantize_columns_u8(x, channels, ldx, first, slope, xq, width, xscale, 0, last - first);
 }
 
+/// An fp32 window of `width` columns in this thread's scratch: row c holds leaky(x[c, ·]) in columns [first, last)
+/// (x points at the raw position of column `first`) and zeros elsewhere.
+static float *f32_window(const ck_kernel_table *kernels, const float *x, int channels, int ldx, float slope, int first,
+                         int last, int width) {
+    float *window = ck_scratch(1, sizeof(float) * (size_t)channels * (size_t)width + 64);
+    for (int c = 0; c < channels; c++) {
+        float *row = window + (size_t)c * width;
+        memset(row, 0, sizeof(float) * (size_t)first);
+        if (last > first) kernels->pad_row_f32(x + (size_t)c * ldx, last - first, ldx, 0, slope, row + first, 0);
+        memset(row + last, 0, sizeof(float) * (size_t)(width - last));
+    }
+    return window;
+}
+
 /// Output positions [t0, t1) of a convolution of leaky(raw input) with `pad` zero columns on each side: the task
 /// prepares the window those outputs read in its format (fp32 padded rows, bf16 channel pairs or int8 quads
 /// quantized per position: the same numbers as the whole-input preparation functions) in its own scratch, hot
@@ -208,13 +222,7 @@ static void conv_prepared_window(const conv_job *job, int o0, int o1, int t0, in
     const int n = last - first;
     const float *source = in->x + (t0 + first - in->pad);   // raw position of window column `first`
     if (job->kind == CONV_F32) {
-        float *window = ck_scratch(1, sizeof(float) * (size_t)c_in * (size_t)width + 64);
-        for (int c = 0; c < c_in; c++) {
-            float *row = window + (size_t)c * width;
-            memset(row, 0, sizeof(float) * (size_t)first);
-            if (n > 0) job->kernels->pad_row_f32(source + (size_t)c * in->ldx, n, in->ldx, 0, in->slope, row + first, 0);
-            memset(row + last, 0, sizeof(float) * (size_t)(width - last));
-        }
+        float *window = f32_window(job->kernels, source, c_in, in->ldx, in->slope, first, last, width);
         ck_conv_args local = *(const ck_conv_args *)job->args;
         local.x = window; local.ldx = width; local.length = t1 - t0; local.y += t0;
         if (local.residual) local.residual += t0;
@@ -381,14 +389,7 @@ static void convt_task(void *context, int task, int thread) {
     // The task's input window: leaky(x) at input positions m0 − (taps − 1) … m1 − 1, zero outside the input.
     const int width = m1 - m0 + a->taps - 1, start = m0 - (a->taps - 1);
     const int first = CK_MIN(width, CK_MAX(0, -start)), last = CK_MAX(first, CK_MIN(width, a->length - start));
-    float *window = ck_scratch(1, sizeof(float) * (size_t)a->c_in * (size_t)width + 64);
-    for (int c = 0; c < a->c_in; c++) {
-        float *row = window + (size_t)c * width;
-        memset(row, 0, sizeof(float) * (size_t)first);
-        if (last > first)
-            job->kernels->pad_row_f32(a->x + (size_t)c * a->ldx + start + first, last - first, a->ldx, 0, a->slope, row + first, 0);
-        memset(row + last, 0, sizeof(float) * (size_t)(width - last));
-    }
+    float *window = f32_window(job->kernels, a->x + start + first, a->c_in, a->ldx, a->slope, first, last, width);
     if (job->kernels->conv_transpose_range) job->kernels->conv_transpose_range(a, window, width, o0, o1, m0, m1);
     else ck_conv_transpose_by_phases(job->kernels, a, window, width, o0, o1, m0, m1);
 }
