@@ -517,6 +517,133 @@ static A512 void convt_range_512(const ck_conv_transpose_args *a, const float *w
     }
 }
 
+// MARK: Winograd convolution F(4, r), fp32
+
+/// a = lanes 0, 2, …, 14 of lo then of hi; b = lanes 1, 3, …, 15 (the inverse of interleave_lanes).
+AI A512 void deinterleave_lanes(__m512 lo, __m512 hi, __m512 *a, __m512 *b) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    *a = _mm512_permutex2var_ps(lo, even, hi);
+    *b = _mm512_permutex2var_ps(lo, odd, hi);
+}
+
+/// p[k][i] = x[4i + k] for the 64 floats at x: phase k of 16 consecutive tiles.
+AI A512 void tile_phases(const float *x, __m512 p[4]) {
+    __m512 n0, n1, n2, n3;
+    deinterleave_lanes(_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16), &n0, &n2);
+    deinterleave_lanes(_mm512_loadu_ps(x + 32), _mm512_loadu_ps(x + 48), &n1, &n3);
+    deinterleave_lanes(n0, n1, &p[0], &p[2]);
+    deinterleave_lanes(n2, n3, &p[1], &p[3]);
+}
+
+/// Input transform of one channel row: v[s][i] = Σ_l Bᵀ[s][l] · w[4i + l] for tiles i in [0, 16·blocks), point s
+/// at v + s·point_stride. The window row must hold 64·(blocks + 1) readable columns.
+AI A512 void winograd_input_row(const int R, const float *w, int blocks, float *v, size_t point_stride) {
+    const int N = CK_WG_M + R - 1;
+    __m512 p[4], next[4];
+    tile_phases(w, p);
+    for (int b = 0; b < blocks; b++) {
+        tile_phases(w + 64 * (b + 1), next);
+        __m512 d[7];
+        for (int l = 0; l < 4; l++) d[l] = p[l];
+        // Inputs 4i + 4 … 4i + 6 are phases 0…2 of tile i + 1.
+        for (int l = 4; l < N; l++) d[l] = _mm512_castsi512_ps(
+            _mm512_alignr_epi32(_mm512_castps_si512(next[l - 4]), _mm512_castps_si512(p[l - 4]), 1));
+        for (int s = 0; s < N; s++) {
+            __m512 acc = _mm512_setzero_ps();
+            int any = 0;
+            for (int l = 0; l < N; l++) {
+                const float c = R == 3 ? ck_wg3_BT[s][l] : ck_wg4_BT[s][l];
+                if (c == 0) continue;
+                if (!any) acc = c == 1 ? d[l] : _mm512_mul_ps(_mm512_set1_ps(c), d[l]);
+                else acc = c == 1 ? _mm512_add_ps(acc, d[l]) : _mm512_fmadd_ps(_mm512_set1_ps(c), d[l], acc);
+                any = 1;
+            }
+            _mm512_storeu_ps(v + (size_t)s * point_stride + 16 * b, acc);
+        }
+        for (int l = 0; l < 4; l++) p[l] = next[l];
+    }
+}
+
+/// 8 output channels × 16 tiles × 4 outputs: per transform point, the products summed over c and the chunks
+/// (an 8 × 16 GEMM tile with one V load per 8 products, as conv_tile), then the output transform, the lane
+/// interleave back to consecutive positions, the bias and the residual.
+AI A512 void winograd_tile(const int R, const ck_conv_args *a, const float *v, int ldv, size_t point_stride, int o,
+                           int orows, int i, int length) {
+    const int N = CK_WG_M + R - 1;
+    const ck_wg_shape shape = ck_wg_shape_of(a->taps);
+    const int Q = shape.chunks, c_in = a->c_in;
+    __m512 m[7][8];
+    for (int s = 0; s < N; s++) {
+        const float *u = a->winograd + ((size_t)s * a->c_out + o) * c_in * Q;
+        const float *urow[8];
+        for (int r = 0; r < 8; r++) urow[r] = u + (size_t)CK_MIN(r, orows - 1) * c_in * Q;
+        __m512 acc[8];
+        for (int r = 0; r < 8; r++) acc[r] = _mm512_setzero_ps();
+        const float *vs = v + (size_t)s * point_stride + i;
+        for (int c = 0; c < c_in; c++) {
+            for (int q = 0; q < Q; q++) {
+                const __m512 x = _mm512_loadu_ps(vs + (size_t)c * ldv + q);
+                for (int r = 0; r < 8; r++)
+                    acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(urow[r][c * Q + q]), x, acc[r]);
+            }
+        }
+        for (int r = 0; r < 8; r++) m[s][r] = acc[r];
+    }
+    const int t = 4 * i;   // first output position of tile i
+    for (int r = 0; r < orows; r++) {
+        __m512 y[4];
+        for (int k = 0; k < 4; k++) {
+            __m512 sum = _mm512_setzero_ps();
+            int any = 0;
+            for (int s = 0; s < N; s++) {
+                const float c = R == 3 ? ck_wg3_AT[k][s] : ck_wg4_AT[k][s];
+                if (c == 0) continue;
+                if (!any) sum = c == 1 ? m[s][r] : _mm512_mul_ps(_mm512_set1_ps(c), m[s][r]);
+                else sum = c == 1 ? _mm512_add_ps(sum, m[s][r]) : _mm512_fmadd_ps(_mm512_set1_ps(c), m[s][r], sum);
+                any = 1;
+            }
+            y[k] = sum;
+        }
+        __m512 n[4], out[4];
+        interleave_lanes(y[0], y[2], &n[0], &n[1]);
+        interleave_lanes(y[1], y[3], &n[2], &n[3]);
+        interleave_lanes(n[0], n[2], &out[0], &out[1]);
+        interleave_lanes(n[1], n[3], &out[2], &out[3]);
+        const __m512 bias = _mm512_set1_ps(a->bias ? a->bias[o + r] : 0.0f);
+        float *yrow = a->y + (size_t)(o + r) * a->ldy + t;
+        const float *res = a->residual ? a->residual + (size_t)(o + r) * a->ldr + t : NULL;
+        for (int k = 0; k < 4; k++) {
+            int left = length - (t + 16 * k);
+            if (left <= 0) break;
+            const __mmask16 mk = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+            conv_store(yrow + 16 * k, res ? res + 16 * k : NULL, _mm512_add_ps(out[k], bias), mk, left >= 16);
+        }
+    }
+}
+
+/// Output channels [o0, o1) and positions [0, length) of a dilation-1 convolution with Winograd weights;
+/// `window` row c (stride ldw) holds the padded input from the first output's first tap on, zeros beyond.
+static A512 void conv_winograd_range_512(const ck_conv_args *a, const float *window, int ldw, int o0, int o1,
+                                         int length) {
+    const ck_wg_shape shape = ck_wg_shape_of(a->taps);
+    const int blocks = (length + 63) / 64, tiles = 16 * blocks;
+    const int input_blocks = ck_wg_input_blocks(length, a->taps), ldv = 16 * input_blocks;
+    const size_t point_stride = (size_t)a->c_in * ldv;
+    float *v = ck_scratch(4, sizeof(float) * (size_t)shape.points * point_stride + 64);
+    for (int c = 0; c < a->c_in; c++) {
+        if (shape.r == 3) winograd_input_row(3, window + (size_t)c * ldw, input_blocks, v + (size_t)c * ldv, point_stride);
+        else winograd_input_row(4, window + (size_t)c * ldw, input_blocks, v + (size_t)c * ldv, point_stride);
+    }
+    for (int o = o0; o < o1; o += 8) {
+        const int orows = CK_MIN(8, o1 - o);
+        for (int i = 0; i < tiles; i += 16) {
+            if (shape.r == 3) winograd_tile(3, a, v, ldv, point_stride, o, orows, i, length);
+            else winograd_tile(4, a, v, ldv, point_stride, o, orows, i, length);
+        }
+    }
+}
+
 // MARK: Direct convolution, bf16 channel pairs
 
 #define CONV_RB 4     // output channels per tile
@@ -656,6 +783,7 @@ static A512 void quantize_columns_u8_512(const float *x, int channels, int ldx, 
 }
 
 const ck_kernel_table ck_table_avx512 = {
+    .conv_winograd_range = conv_winograd_range_512,
     .linear_range = linear_range_512,
     .linear_range_bf16 = NULL,
     .activation = ck_avx2_activation,
@@ -673,6 +801,7 @@ const ck_kernel_table ck_table_avx512 = {
 };
 
 const ck_kernel_table ck_table_avx512bf16 = {
+    .conv_winograd_range = conv_winograd_range_512,
     .linear_range = linear_range_512,
     .linear_range_bf16 = linear_range_dp,
     .activation = ck_avx2_activation,

@@ -221,7 +221,16 @@ static void conv_prepared_window(const conv_job *job, int o0, int o1, int t0, in
     const int first = CK_MIN(width, CK_MAX(0, in->pad - t0)), last = CK_MAX(first, CK_MIN(width, in->length + in->pad - t0));
     const int n = last - first;
     const float *source = in->x + (t0 + first - in->pad);   // raw position of window column `first`
-    if (job->kind == CONV_F32) {
+    const ck_conv_args *f32 = job->kind == CONV_F32 ? job->args : NULL;
+    if (f32 && f32->winograd && f32->dilation == 1 && f32->taps >= 3 && job->kernels->conv_winograd_range) {
+        const int wide = ck_wg_window_width(t1 - t0, f32->taps);
+        const int wide_last = CK_MAX(first, CK_MIN(wide, in->length + in->pad - t0));
+        float *window = f32_window(job->kernels, source, c_in, in->ldx, in->slope, first, wide_last, wide);
+        ck_conv_args local = *f32;
+        local.y += t0;
+        if (local.residual) local.residual += t0;
+        job->kernels->conv_winograd_range(&local, window, wide, o0, o1, t1 - t0);
+    } else if (job->kind == CONV_F32) {
         float *window = f32_window(job->kernels, source, c_in, in->ldx, in->slope, first, last, width);
         ck_conv_args local = *(const ck_conv_args *)job->args;
         local.x = window; local.ldx = width; local.length = t1 - t0; local.y += t0;
@@ -306,6 +315,34 @@ void ck_conv1d_i8_leaky(const ck_conv_i8_args *a, const ck_conv_input *input) {
 void ck_conv1d_bf16(const ck_conv_bf16_args *a) { conv_run(a, CONV_BF16, a->c_out, a->c_in, a->taps, a->dilation, a->length, NULL); }
 
 void ck_conv1d_i8(const ck_conv_i8_args *a) { conv_run(a, CONV_I8, a->c_out, a->c_in, a->taps, a->dilation, a->length, NULL); }
+
+int ck_conv_winograd_available(int taps, int dilation) {
+    return ck_kernels()->conv_winograd_range && taps >= 3 && dilation == 1;
+}
+
+size_t ck_conv_winograd_size(int c_out, int c_in, int taps) {
+    if (taps < 3 || c_out <= 0 || c_in <= 0) return 0;
+    const ck_wg_shape shape = ck_wg_shape_of(taps);
+    return (size_t)shape.points * c_out * c_in * shape.chunks;
+}
+
+void ck_pack_conv_winograd(const float *weight, long so, long sc, long sj, int c_out, int c_in, int taps, float *packed) {
+    // packed[s][o][c][q] = Σ_j G[s][j] · w(o, c, q·r + j): point s of chunk q's filter transform.
+    if (taps < 3) return;
+    const ck_wg_shape shape = ck_wg_shape_of(taps);
+    const int r = shape.r, Q = shape.chunks;
+    for (int s = 0; s < shape.points; s++)
+        for (int o = 0; o < c_out; o++)
+            for (int c = 0; c < c_in; c++)
+                for (int q = 0; q < Q; q++) {
+                    double sum = 0;
+                    for (int j = 0; j < r && q * r + j < taps; j++) {
+                        const double g = r == 3 ? ck_wg3_G[s][j] : ck_wg4_G[s][j];
+                        sum += g * weight[o * so + c * sc + (q * r + j) * sj];
+                    }
+                    packed[(((size_t)s * c_out + o) * c_in + c) * Q + q] = (float)sum;
+                }
+}
 
 int ck_conv_i8_supported(int c_in) {
     // Each tap's sum starts at −128·Σ wq and adds wq·(q + 128) products: |partial sums| ≤ c·127·(128 + 255).

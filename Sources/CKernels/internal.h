@@ -41,6 +41,10 @@ typedef struct {
     /// NULL: each phase runs on conv_range (ck_conv_transpose_by_phases).
     void (*conv_transpose_range)(const ck_conv_transpose_args *a, const float *window, int ldw, int o0, int o1,
                                  int m0, int m1);
+    /// Output channels [o0, o1) and positions [0, length) of a dilation-1 convolution with a->winograd weights;
+    /// `window` (stride ldw, ck_wg_window_width columns) holds the padded input from the first output's first
+    /// tap on. NULL: the level convolves directly.
+    void (*conv_winograd_range)(const ck_conv_args *a, const float *window, int ldw, int o0, int o1, int length);
 } ck_kernel_table;
 
 extern const ck_kernel_table ck_table_generic;
@@ -62,6 +66,66 @@ void ck_conv_transpose_by_phases(const ck_kernel_table *kernels, const ck_conv_t
 /// Per-thread scratch memory of at least `bytes` (64-byte aligned), reused between calls; `slot`
 /// distinguishes independent buffers of one thread.
 void *ck_scratch(int slot, size_t bytes);
+
+// MARK: Winograd convolution F(4, r)
+
+/// Outputs per Winograd tile.
+#define CK_WG_M 4
+/// Toom-Cook matrices for y = Aᵀ[(G g) ⊙ (Bᵀ d)]: 4 outputs of a correlation with r taps (r = 3 or 4) from the
+/// 4 + r − 1 inputs d, through products at the points 0, 1, −1, 1/2, −2 (r = 3) and 0, 1, −1, 2, −2, 1/2 (r = 4),
+/// and ∞. These points gave the smallest float32 error (3–4× a direct sum's) among the small ones tried
+/// (scripts/tools/winograd_matrices.py derives and checks them). Rows are transform points, columns inputs.
+static const float ck_wg3_AT[4][6] = {
+    {1, 1, 1, 1, 1, 0},
+    {0, 1, -1, 1.0f / 2, -2, 0},
+    {0, 1, 1, 1.0f / 4, 4, 0},
+    {0, 1, -1, 1.0f / 8, -8, 1},
+};
+static const float ck_wg3_G[6][3] = {
+    {1, 0, 0}, {1, 1, 1}, {1, -1, 1}, {1, 1.0f / 2, 1.0f / 4}, {1, -2, 4}, {0, 0, 1},
+};
+static const float ck_wg3_BT[6][6] = {
+    {1, -3.0f / 2, -2, 3.0f / 2, 1, 0},
+    {0, -1.0f / 3, 1.0f / 6, 5.0f / 6, 1.0f / 3, 0},
+    {0, -1.0f / 3, 5.0f / 6, -1.0f / 6, -1.0f / 3, 0},
+    {0, 32.0f / 15, 16.0f / 15, -32.0f / 15, -16.0f / 15, 0},
+    {0, 1.0f / 30, -1.0f / 15, -1.0f / 30, 1.0f / 15, 0},
+    {0, 1, -3.0f / 2, -2, 3.0f / 2, 1},
+};
+static const float ck_wg4_AT[4][7] = {
+    {1, 1, 1, 1, 1, 1, 0},
+    {0, 1, -1, 2, -2, 1.0f / 2, 0},
+    {0, 1, 1, 4, 4, 1.0f / 4, 0},
+    {0, 1, -1, 8, -8, 1.0f / 8, 1},
+};
+static const float ck_wg4_G[7][4] = {
+    {1, 0, 0, 0}, {1, 1, 1, 1}, {1, -1, 1, -1}, {1, 2, 4, 8}, {1, -2, 4, -8}, {1, 1.0f / 2, 1.0f / 4, 1.0f / 8}, {0, 0, 0, 1},
+};
+static const float ck_wg4_BT[7][7] = {
+    {1, -2, -5.0f / 4, 5.0f / 2, 1.0f / 4, -1.0f / 2, 0},
+    {0, -2.0f / 3, 2.0f / 3, 3.0f / 2, -1.0f / 6, -1.0f / 3, 0},
+    {0, -2.0f / 9, 2.0f / 3, -7.0f / 18, -1.0f / 6, 1.0f / 9, 0},
+    {0, 1.0f / 36, -1.0f / 24, -1.0f / 18, 1.0f / 24, 1.0f / 36, 0},
+    {0, 1.0f / 60, -1.0f / 24, 0, 1.0f / 24, -1.0f / 60, 0},
+    {0, 128.0f / 45, 0, -32.0f / 9, 0, 32.0f / 45, 0},
+    {0, -2, 4, 5.0f / 2, -5, -1.0f / 2, 1},
+};
+
+/// The Winograd shape of a convolution with `taps` taps: chunks of r taps (r = 3 for 3 taps, else 4, the last
+/// chunk zero-padded), each chunk one F(4, r) on the transformed input shifted by one tile per chunk.
+typedef struct { int r, points, chunks; } ck_wg_shape;
+static inline ck_wg_shape ck_wg_shape_of(int taps) {
+    ck_wg_shape s = { taps == 3 ? 3 : 4, 0, 0 };
+    s.points = CK_WG_M + s.r - 1;
+    s.chunks = (taps + s.r - 1) / s.r;
+    return s;
+}
+/// Blocks of 16 transformed tiles that `length` outputs read: their own, and one more when the chunks reach beyond.
+static inline int ck_wg_input_blocks(int length, int taps) {
+    return (length + 63) / 64 + (ck_wg_shape_of(taps).chunks > 1 ? 1 : 0);
+}
+/// Columns of the padded input window that the input transform of `length` outputs reads (zeros past the input).
+static inline int ck_wg_window_width(int length, int taps) { return 64 * (ck_wg_input_blocks(length, taps) + 1); }
 
 /// Packed bf16 conv weight layout: [c_out][ceil(c_in/2)][taps][2].
 static inline size_t ck_conv_pack_index(int o, int cp, int j, int pairs, int taps) {

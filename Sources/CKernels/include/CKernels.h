@@ -164,8 +164,21 @@ typedef struct {
     const float *bias;
     const float *residual; int ldr;
     float *y; int ldy;
+    /// NULL, or the weights in ck_pack_conv_winograd's form: ck_conv1d_leaky then uses them where the level
+    /// has Winograd kernels (the sums differ from the direct ones by rounding only).
+    const float *winograd;
 } ck_conv_args;
 void ck_conv1d(const ck_conv_args *args);
+/// Whether the kernels in effect run a convolution of this shape in Winograd form (ck_conv_args.winograd):
+/// levels with Winograd kernels (AVX-512), at least 3 taps, dilation 1.
+int ck_conv_winograd_available(int taps, int dilation);
+/// Floats of the Winograd form of a convolution's fp32 weights (0 below 3 taps): F(4, r) filter transforms of
+/// chunks of r taps (r = 3 for 3 taps, else 4, the last chunk zero-padded), about twice the weights, for about
+/// half the multiplications.
+size_t ck_conv_winograd_size(int c_out, int c_in, int taps);
+/// Writes the Winograd form of weights w(o, c, j) = weight[o·so + c·sc + j·sj] into `packed`
+/// (ck_conv_winograd_size floats).
+void ck_pack_conv_winograd(const float *weight, long so, long sc, long sj, int c_out, int c_in, int taps, float *packed);
 /// An unpadded input x [channels, length] (row stride ldx) for the ck_conv1d*_leaky functions.
 typedef struct { const float *x; int length, ldx, pad; float slope; } ck_conv_input;
 /// ck_conv1d of leaky_relu(input, slope) with `pad` zero columns on both sides, without a prepared copy of the

@@ -68,16 +68,21 @@ public struct HiFiGAN: Sendable {
             let cOut = c.channels(afterUpsample: i)
             upsamplers.append(try ConvTranspose1d(store, "upsampler.\(i)", in: cIn, out: cOut, kernel: kernel,
                                                   stride: rate, padding: (kernel - rate) / 2))
+            // fp32: Winograd form (about half the multiplications, twice the weights) up to 128 channels. Every
+            // stage does about the same work (channels halve as the length quadruples), but the 256-channel stage
+            // of the full-size vocoder holds 3/4 of the residual-block weights: in Winograd form it would add
+            // 22 MB to the peak RSS (683 → 711 MB, above the 700 MB budget) for a quarter of the gain.
+            let winograd = cOut <= Self.winogradChannels
             for (j, (k, dilations)) in zip(c.resblockKernelSizes, c.resblockDilationSizes).enumerated() {
                 let p = "resblocks.\(i * c.resblockKernelSizes.count + j)"
                 blocks.append(ResidualBlock(
                     dilatedConvolutions: try dilations.enumerated().map { n, d in
                         try Conv1d(store, "\(p).convs1.\(n)", in: cOut, out: cOut, kernel: k, dilation: d,
-                                   padding: (k * d - d) / 2, precision: precision)
+                                   padding: (k * d - d) / 2, precision: precision, winograd: winograd)
                     },
                     convolutions: try dilations.indices.map { n in
                         try Conv1d(store, "\(p).convs2.\(n)", in: cOut, out: cOut, kernel: k, padding: (k - 1) / 2,
-                                   precision: precision)
+                                   precision: precision, winograd: winograd)
                     },
                     slope: c.leakyReluSlope))
             }
@@ -174,6 +179,9 @@ public struct HiFiGAN: Sendable {
         }
         return waveform
     }
+
+    /// The most channels a residual-block convolution may have to run in Winograd form (fp32).
+    static let winogradChannels = 128
 
     /// Samples per tile of the residual blocks (the halo costs 2·reach / tileLength extra work).
     nonisolated(unsafe) static var tileLength = 4096

@@ -201,11 +201,12 @@ struct FeedForward: Sendable {
 }
 
 /// 1-D convolution over one channels-first sequence `[cIn, length]`, stride 1, run as a direct
-/// convolution (no im2col). fp32: the weight `[cOut, cIn, kernel]` is used in place; bf16 and int8: packed
-/// once for `vdpbf16ps` or `vpdpbusd` (``PackedConvWeights``).
+/// convolution (no im2col). fp32: the weight `[cOut, cIn, kernel]` is used in place, or for the vocoder's
+/// residual blocks as Winograd filter transforms; bf16 and int8: packed once for `vdpbf16ps` or `vpdpbusd`
+/// (``PackedConvWeights``).
 struct Conv1d: Sendable {
     let weight: WeightMatrix          // [cOut, cIn · kernel], fp32
-    let packed: PackedConvWeights?    // bf16 or int8 precision
+    let packed: PackedConvWeights?    // bf16 or int8 precision, or fp32 Winograd
     let bias: FloatBuffer?
     let inChannels: Int
     let outChannels: Int
@@ -231,12 +232,15 @@ struct Conv1d: Sendable {
         }
     }
 
+    /// `winograd`: in fp32, use the Winograd form where the kernels have it (``PackedConvWeights/Format/winograd``).
     init(_ store: WeightStore, _ prefix: String, in cIn: Int, out cOut: Int, kernel: Int,
-         dilation: Int = 1, padding: Int, bias hasBias: Bool = true, precision: Precision = .fp32) throws {
+         dilation: Int = 1, padding: Int, bias hasBias: Bool = true, precision: Precision = .fp32,
+         winograd: Bool = false) throws {
         let w = try store.matrix("\(prefix).weight", shape: [cOut, cIn, kernel], precision: .fp32)
         self.init(weight: w, bias: hasBias ? FloatBuffer(try store.tensor("\(prefix).bias", shape: [cOut])) : nil,
                   inChannels: cIn, kernelSize: kernel, dilation: dilation, padding: padding,
-                  format: PackedConvWeights.Format(precision, inChannels: cIn))
+                  format: PackedConvWeights.Format(precision, inChannels: cIn)
+                      ?? (winograd && ck_conv_winograd_available(Int32(kernel), Int32(dilation)) != 0 ? .winograd : nil))
         if packed != nil { store.releasePages("\(prefix).weight") }
     }
 
@@ -266,7 +270,10 @@ struct Conv1d: Sendable {
 /// channel quads with one scale per output channel (`ck_pack_conv_i8`).
 final class PackedConvWeights: @unchecked Sendable {
     enum Format {
-        case bf16, int8
+        /// bf16 channel pairs, int8 channel quads, or fp32 Winograd F(4, r) filter transforms
+        /// (`ck_pack_conv_winograd`: about twice the floats, for about half the multiplications of a direct
+        /// convolution; the sums differ from the direct ones by rounding only, 1.5–2× a direct sum's error).
+        case bf16, int8, winograd
 
         /// The format for a convolution loaded in `precision` (nil: fp32 in place). int8 only where the CPU
         /// has int8 dot products (AVX512-VNNI, the `avx512bf16` level): elsewhere the portable integer sums
@@ -299,6 +306,11 @@ final class PackedConvWeights: @unchecked Sendable {
             let size = ck_pack_conv_i8_size(Int32(cOut), Int32(cIn), Int32(taps))
             pointer = UnsafeMutableRawPointer.allocate(byteCount: max(size, 1), alignment: 64)
             ck_pack_conv_i8(weight, so, sc, sj, Int32(cOut), Int32(cIn), Int32(taps), pointer)
+        case .winograd:
+            let floats = ck_conv_winograd_size(Int32(cOut), Int32(cIn), Int32(taps))
+            pointer = UnsafeMutableRawPointer.allocate(byteCount: max(floats, 1) * 4, alignment: 64)
+            ck_pack_conv_winograd(weight, so, sc, sj, Int32(cOut), Int32(cIn), Int32(taps),
+                                  pointer.assumingMemoryBound(to: Float.self))
         }
     }
 
@@ -333,10 +345,11 @@ final class ConvolutionWorkspace: @unchecked Sendable {
         var input = ck_conv_input(x: x, length: Int32(length), ldx: Int32(length), pad: Int32(pad), slope: slope)
         let (cIn, cOut, taps, dilation) = (Int32(conv.inChannels), Int32(conv.outChannels), Int32(conv.kernelSize), Int32(conv.dilation))
         switch conv.packed?.format {
-        case nil:
+        case nil, .winograd:
             var a = ck_conv_args(c_in: cIn, c_out: cOut, taps: taps, dilation: dilation, length: Int32(outLength), x: x, ldx: 0,
                                  weight: conv.weight.f32!, so: conv.inChannels * conv.kernelSize, sc: conv.kernelSize, sj: 1,
-                                 bias: bias, residual: residual, ldr: Int32(outLength), y: out, ldy: Int32(outLength))
+                                 bias: bias, residual: residual, ldr: Int32(outLength), y: out, ldy: Int32(outLength),
+                                 winograd: conv.packed.map { UnsafePointer($0.pointer.assumingMemoryBound(to: Float.self)) })
             ck_conv1d_leaky(&a, &input)
         case .bf16:
             var a = ck_conv_bf16_args(c_in: cIn, c_out: cOut, taps: taps, dilation: dilation, length: Int32(outLength), xb: nil,
