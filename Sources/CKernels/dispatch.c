@@ -173,6 +173,7 @@ typedef struct {
     int o_parts, t_chunk;
     const ck_kernel_table *kernels;
     const ck_conv_input *input;   // non-NULL: each task prepares its own window of the raw input
+    int phases;                   // > 1: a dilated Winograd convolution, one output phase per task (t_chunk in phase)
 } conv_job;
 
 static void conv_range(const conv_job *job, int o0, int o1, int t0, int t1) {
@@ -263,10 +264,56 @@ static void conv_prepared_window(const conv_job *job, int o0, int o1, int t0, in
     }
 }
 
+/// The outputs rho + a·d, a in [a0, a1), of a dilation-d convolution in Winograd form: they are a dilation-1
+/// convolution over the input columns rho + a'·d, so the task gathers that phase's window, runs the Winograd tiles
+/// into scratch and scatters the phase back into y (adding the residual).
+static void conv_winograd_phase(const conv_job *job, int o0, int o1, int rho, int a0, int a1) {
+    const ck_conv_input *in = job->input;
+    const ck_conv_args *a = job->args;
+    const int d = a->dilation, n = a1 - a0, wide = ck_wg_window_width(n, a->taps);
+    float *window = ck_scratch(1, sizeof(float) * (size_t)a->c_in * (size_t)wide + 64);
+    // Window column u holds padded column rho + (a0 + u)·d, raw position p(u) = rho + (a0 + u)·d − pad.
+    const int p0 = rho + a0 * d - in->pad;
+    const int u0 = CK_MIN(wide, p0 >= 0 ? 0 : (-p0 + d - 1) / d);
+    const int u1 = CK_MAX(u0, CK_MIN(wide, p0 >= in->length ? 0 : (in->length - 1 - p0) / d + 1));
+    const float slope = in->slope;
+    for (int c = 0; c < a->c_in; c++) {
+        float *row = window + (size_t)c * wide;
+        const float *x = in->x + (size_t)c * in->ldx + p0;
+        for (int u = 0; u < u0; u++) row[u] = 0;
+        for (int u = u0; u < u1; u++) {
+            const float v = x[(long)u * d];
+            row[u] = v < 0 ? v * slope : v;
+        }
+        for (int u = u1; u < wide; u++) row[u] = 0;
+    }
+    float *phase = ck_scratch(3, sizeof(float) * (size_t)a->c_out * (size_t)n + 64);
+    ck_conv_args local = *a;
+    local.y = phase; local.ldy = n; local.residual = NULL;
+    job->kernels->conv_winograd_range(&local, window, wide, o0, o1, n);
+    for (int o = o0; o < o1; o++) {
+        const float *source = phase + (size_t)o * n;
+        float *y = a->y + (size_t)o * a->ldy + rho + (size_t)a0 * d;
+        const float *res = a->residual ? a->residual + (size_t)o * a->ldr + rho + (size_t)a0 * d : NULL;
+        if (res) for (int i = 0; i < n; i++) y[(size_t)i * d] = source[i] + res[(size_t)i * d];
+        else for (int i = 0; i < n; i++) y[(size_t)i * d] = source[i];
+    }
+}
+
 static void conv_task(void *context, int task, int thread) {
     (void)thread;
     const conv_job *job = context;
     int op = task % job->o_parts, tp = task / job->o_parts;
+    if (job->phases > 1) {
+        // Task tp: phase tp % phases, chunk tp / phases of that phase's outputs.
+        const int d = job->phases, rho = tp % d, chunk = tp / d;
+        const int count = (job->length - rho + d - 1) / d;   // outputs rho, rho + d, … below length
+        const int a0 = chunk * job->t_chunk, a1 = CK_MIN(count, a0 + job->t_chunk);
+        int blocks = (job->c_out + 7) / 8;
+        int o0 = CK_MIN(job->c_out, blocks * op / job->o_parts * 8), o1 = CK_MIN(job->c_out, blocks * (op + 1) / job->o_parts * 8);
+        if (o0 < o1 && a0 < a1) conv_winograd_phase(job, o0, o1, rho, a0, a1);
+        return;
+    }
     // Parts on 8-channel boundaries: whole tiles for every kernel (4 or 8 output channels per tile).
     int blocks = (job->c_out + 7) / 8;
     int o0 = CK_MIN(job->c_out, blocks * op / job->o_parts * 8), o1 = CK_MIN(job->c_out, blocks * (op + 1) / job->o_parts * 8);
@@ -282,8 +329,19 @@ static void conv_task(void *context, int task, int thread) {
 static void conv_run(const void *args, int kind, int c_out, int c_in, int taps, int dilation, int length,
                      const ck_conv_input *input) {
     double work = (double)c_out * c_in * taps * length;
-    conv_job job = { args, kind, c_in, c_out, (taps - 1) * dilation, length, 1, length, ck_kernels(), input };
+    conv_job job = { args, kind, c_in, c_out, (taps - 1) * dilation, length, 1, length, ck_kernels(), input, 1 };
     int threads = ck_threads();
+    const ck_conv_args *f32 = kind == CONV_F32 ? args : NULL;
+    if (input && f32 && f32->winograd && dilation > 1 && taps >= 3 && job.kernels->conv_winograd_range && length > 0) {
+        // Chunks of 256 outputs of one phase (4 blocks of 16 Winograd tiles).
+        job.phases = dilation;
+        job.t_chunk = 256;
+        const int t_parts = dilation * (((length + dilation - 1) / dilation + 255) / 256);
+        while (t_parts * job.o_parts < 4 * threads && job.o_parts * 8 < c_out) job.o_parts *= 2;
+        if (threads <= 1 || work < 65536) for (int t = 0; t < t_parts * job.o_parts; t++) conv_task(&job, t, 0);
+        else ck_parallel_for(t_parts * job.o_parts, conv_task, &job);
+        return;
+    }
     if (threads <= 1 || work < 65536 || length <= 0) {
         if (length > 0) conv_task(&job, 0, 0);
         return;
@@ -317,7 +375,7 @@ void ck_conv1d_bf16(const ck_conv_bf16_args *a) { conv_run(a, CONV_BF16, a->c_ou
 void ck_conv1d_i8(const ck_conv_i8_args *a) { conv_run(a, CONV_I8, a->c_out, a->c_in, a->taps, a->dilation, a->length, NULL); }
 
 int ck_conv_winograd_available(int taps, int dilation) {
-    return ck_kernels()->conv_winograd_range && taps >= 3 && dilation == 1;
+    return ck_kernels()->conv_winograd_range && taps >= 3 && dilation >= 1;
 }
 
 size_t ck_conv_winograd_size(int c_out, int c_in, int taps) {

@@ -283,42 +283,46 @@ final class KernelDispatchTests: XCTestCase {
         }
     }
 
-    /// fp32 convolutions in Winograd form (the vocoder's dilation-1 residual-block convolutions) against float64 on
-    /// every level: F(4, 3) for 3 taps and chunks of F(4, 4) for 4 and more (one chunk, two with a zero-padded
-    /// last one, three), lengths that end inside a tile, inside a 64-output block and on its edge, odd channel
-    /// counts (partial 8-channel tiles), no bias, and the residual aliasing the output. Levels without Winograd
-    /// kernels run the same layer directly; the Winograd sums round up to about twice as much as direct ones.
+    /// fp32 convolutions in Winograd form (the vocoder's residual-block convolutions) against float64 on every
+    /// level: F(4, 3) for 3 taps and chunks of F(4, 4) for 4 and more (one chunk, two with a zero-padded last one,
+    /// three), dilations 1 and 2, 3, 5 (one dilation-1 convolution per output phase; phases of unequal length, and
+    /// phases with no output), lengths that end inside a tile, inside a 64-output block and on its edge, odd
+    /// channel counts (partial 8-channel tiles), no bias, and the residual aliasing the output. Levels without
+    /// Winograd kernels run the same layer directly; the Winograd sums round up to about twice as much as direct
+    /// ones.
     func testWinogradConvolutionOnEveryLevel() {
         var generator = SystemRandomNumberGenerator()
         func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float.random(in: -1...1, using: &generator) } }
         let slope: Float = 0.1
         func leaky(_ v: Float) -> Float { v >= 0 ? v : v * slope }
-        let shapes = [(3, 5, 3, 1, true), (17, 9, 3, 63, true), (40, 24, 4, 64, false), (33, 8, 5, 65, true),
-                      (64, 32, 7, 300, true), (24, 16, 11, 1000, true), (8, 3, 13, 129, false), (130, 13, 8, 301, true)]
-        for (cIn, cOut, kernel, length, hasBias) in shapes {
+        let shapes = [(3, 5, 3, 1, 1, true), (17, 9, 3, 1, 63, true), (40, 24, 4, 1, 64, false), (33, 8, 5, 1, 65, true),
+                      (64, 32, 7, 1, 300, true), (24, 16, 11, 1, 1000, true), (8, 3, 13, 1, 129, false),
+                      (130, 13, 8, 1, 301, true), (16, 16, 3, 3, 1001, true), (12, 20, 7, 5, 1289, false),
+                      (9, 7, 11, 2, 77, true), (5, 3, 3, 5, 3, true), (32, 8, 11, 5, 4, true)]
+        for (cIn, cOut, kernel, dilation, length, hasBias) in shapes {
             // Even kernels give one output fewer than the input, as in torch.
-            let padding = (kernel - 1) / 2, outLength = length + 2 * padding - (kernel - 1)
+            let padding = (kernel - 1) / 2 * dilation, outLength = length + 2 * padding - (kernel - 1) * dilation
             let x = random(cIn * length), w = random(cOut * cIn * kernel), b = random(cOut), residual = random(cOut * outLength)
             var expected = [Double](repeating: 0, count: cOut * outLength), magnitude = 1.0
             for o in 0..<cOut {
                 for t in 0..<outLength {
                     var sum = (hasBias ? Double(b[o]) : 0) + Double(residual[o * outLength + t])
                     for c in 0..<cIn {
-                        for j in 0..<kernel where t + j - padding >= 0 && t + j - padding < length {
-                            sum += Double(w[(o * cIn + c) * kernel + j]) * Double(leaky(x[c * length + t + j - padding]))
+                        for j in 0..<kernel where t + j * dilation - padding >= 0 && t + j * dilation - padding < length {
+                            sum += Double(w[(o * cIn + c) * kernel + j]) * Double(leaky(x[c * length + t + j * dilation - padding]))
                         }
                     }
                     expected[o * outLength + t] = sum
                     magnitude = max(magnitude, abs(sum))
                 }
             }
-            let label = "cIn \(cIn) cOut \(cOut) k \(kernel) length \(length)"
+            let label = "cIn \(cIn) cOut \(cOut) k \(kernel) d \(dilation) length \(length)"
             for level in levels {
                 Threading.limitCPULevel(level)
                 let weights = WeightMatrix(rows: cOut, columns: cIn * kernel, copying: w, precision: .fp32)
                 let conv = Conv1d(weight: weights, bias: hasBias ? FloatBuffer(b) : nil, inChannels: cIn,
-                                  kernelSize: kernel, padding: padding,
-                                  format: ck_conv_winograd_available(Int32(kernel), 1) != 0 ? .winograd : nil)
+                                  kernelSize: kernel, dilation: dilation, padding: padding,
+                                  format: ck_conv_winograd_available(Int32(kernel), Int32(dilation)) != 0 ? .winograd : nil)
                 XCTAssertEqual(conv.packed?.format == .winograd, level >= .avx512, "\(level.name) \(label)")
                 var y = residual
                 x.withUnsafeBufferPointer { xp in

@@ -169,8 +169,9 @@ typedef struct {
     const float *winograd;
 } ck_conv_args;
 void ck_conv1d(const ck_conv_args *args);
-/// Whether the kernels in effect run a convolution of this shape in Winograd form (ck_conv_args.winograd):
-/// levels with Winograd kernels (AVX-512), at least 3 taps, dilation 1.
+/// Whether the kernels in effect run a convolution of this shape in Winograd form (ck_conv_args.winograd, through
+/// ck_conv1d_leaky): levels with Winograd kernels (AVX-512), at least 3 taps. A dilation d > 1 runs as d
+/// dilation-1 convolutions, one per output phase.
 int ck_conv_winograd_available(int taps, int dilation);
 /// Floats of the Winograd form of a convolution's fp32 weights (0 below 3 taps): F(4, r) filter transforms of
 /// chunks of r taps (r = 3 for 3 taps, else 4, the last chunk zero-padded), about twice the weights, for about

@@ -3,11 +3,11 @@ import Foundation
 
 /// The HiFi-GAN vocoder (`SpeechT5HifiGan`): log-mel spectrogram `[frames, n_mel]` → waveform.
 ///
-/// Every convolution runs as a direct convolution on the C kernels (fp32 weights used in place from the
-/// memory-mapped checkpoint, the upsamplers' repacked by phase; on AVX-512 CPUs the residual blocks, nearly
-/// all of the work, in bf16 channel pairs in bf16 precision, and in int8 precision as int8 weights times
-/// inputs quantized per position), with each leaky ReLU fused into the copy that prepares the next
-/// convolution's input.
+/// Every convolution runs on the C kernels: fp32 weights used in place from the memory-mapped checkpoint, the
+/// upsamplers' repacked by phase. On AVX-512 CPUs the residual blocks, nearly all of the work, run in fp32 as
+/// Winograd F(4, r) convolutions (up to 128 channels; a dilation d as d phase convolutions), in bf16 precision as
+/// bf16 channel pairs, and in int8 precision as int8 weights times inputs quantized per position. Each leaky
+/// ReLU is fused into the copy that prepares the next convolution's input.
 public struct HiFiGAN: Sendable {
     /// One multi-receptive-field residual block: pairs of (dilated conv, conv), each pair a residual.
     struct ResidualBlock: Sendable {
