@@ -120,9 +120,9 @@ static inline ck_wg_shape ck_wg_shape_of(int taps) {
     s.chunks = (taps + s.r - 1) / s.r;
     return s;
 }
-/// Blocks of 16 transformed tiles that `length` outputs read: their own, and one more when the chunks reach beyond.
+/// Blocks of 16 transformed tiles that `length` outputs read: their own, and those that chunk q reaches q tiles beyond.
 static inline int ck_wg_input_blocks(int length, int taps) {
-    return (length + 63) / 64 + (ck_wg_shape_of(taps).chunks > 1 ? 1 : 0);
+    return (length + 63) / 64 + (ck_wg_shape_of(taps).chunks - 1 + 15) / 16;
 }
 /// Columns of the padded input window that the input transform of `length` outputs reads (zeros past the input).
 static inline int ck_wg_window_width(int length, int taps) { return 64 * (ck_wg_input_blocks(length, taps) + 1); }

@@ -284,12 +284,12 @@ final class KernelDispatchTests: XCTestCase {
     }
 
     /// fp32 convolutions in Winograd form (the vocoder's residual-block convolutions) against float64 on every
-    /// level: F(4, 3) for 3 taps and chunks of F(4, 4) for 4 and more (one chunk, two with a zero-padded last one,
-    /// three), dilations 1 and 2, 3, 5 (one dilation-1 convolution per output phase; phases of unequal length, and
-    /// phases with no output), lengths that end inside a tile, inside a 64-output block and on its edge, odd
-    /// channel counts (partial 8-channel tiles), no bias, and the residual aliasing the output. Levels without
-    /// Winograd kernels run the same layer directly; the Winograd sums round up to about twice as much as direct
-    /// ones.
+    /// level: F(4, 3) for 3 taps and chunks of F(4, 4) for 4 and more (one chunk, two with a zero-padded last
+    /// one, three, and 19 that reach past the next 16-tile block), dilations 1 and 2, 3, 5 (one dilation-1
+    /// convolution per output phase; phases of unequal length, and phases with no output), lengths that end
+    /// inside a tile, inside a 64-output block and on its edge, odd channel counts (partial 8-channel tiles), no
+    /// bias, and the residual aliasing the output. Levels without Winograd kernels run the same layer directly;
+    /// the Winograd sums round up to about twice as much as direct ones.
     func testWinogradConvolutionOnEveryLevel() {
         var generator = SystemRandomNumberGenerator()
         func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float.random(in: -1...1, using: &generator) } }
@@ -298,7 +298,7 @@ final class KernelDispatchTests: XCTestCase {
         let shapes = [(3, 5, 3, 1, 1, true), (17, 9, 3, 1, 63, true), (40, 24, 4, 1, 64, false), (33, 8, 5, 1, 65, true),
                       (64, 32, 7, 1, 300, true), (24, 16, 11, 1, 1000, true), (8, 3, 13, 1, 129, false),
                       (130, 13, 8, 1, 301, true), (16, 16, 3, 3, 1001, true), (12, 20, 7, 5, 1289, false),
-                      (9, 7, 11, 2, 77, true), (5, 3, 3, 5, 3, true), (32, 8, 11, 5, 4, true)]
+                      (9, 7, 11, 2, 77, true), (5, 3, 3, 5, 3, true), (32, 8, 11, 5, 4, true), (4, 9, 75, 1, 256, true)]
         for (cIn, cOut, kernel, dilation, length, hasBias) in shapes {
             // Even kernels give one output fewer than the input, as in torch.
             let padding = (kernel - 1) / 2 * dilation, outLength = length + 2 * padding - (kernel - 1) * dilation

@@ -119,7 +119,7 @@ static void vocoder_convolutions(int first, int last) {
     for (int format = first; format <= last; format++)
         for (int s = 0; s < 4; s++) {
             int C = channels[s];
-            double flops = 0, seconds = 0, with_input = 0;
+            double flops = 0, seconds = 0, with_input = 0, winograd = 0;
             for (int q = 0; q < 3; q++) {
                 int k = kernels[q], pad = (k - 1) / 2, ld = L + 2 * pad;
                 float *x = malloc(sizeof(float) * (size_t)C * L), *w = malloc(sizeof(float) * (size_t)C * C * k);
@@ -127,11 +127,13 @@ static void vocoder_convolutions(int first, int last) {
                 uint16_t *xb = malloc(4 * (size_t)((C + 1) / 2) * ld), *packed = malloc(2 * ck_pack_conv_bf16_size(C, C, k));
                 uint8_t *xq = malloc(4 * (size_t)((C + 3) / 4) * ld), *packed8 = malloc(ck_pack_conv_i8_size(C, C, k));
                 float *xscale = malloc(sizeof(float) * (size_t)ld);
+                float *wg = malloc(sizeof(float) * ck_conv_winograd_size(C, C, k) + 64);
                 for (long i = 0; i < (long)C * L; i++) x[i] = value(i) * 0.5f;
                 for (long i = 0; i < (long)C * C * k; i++) w[i] = value(i * 7);
                 ck_pack_conv_bf16(w, (long)C * k, k, 1, C, C, k, packed);
                 ck_pack_conv_i8(w, (long)C * k, k, 1, C, C, k, packed8);
-                double t[RUNS], p[RUNS];
+                ck_pack_conv_winograd(w, (long)C * k, k, 1, C, C, k, wg);
+                double t[RUNS], p[RUNS], g[RUNS];
                 ck_conv_input input = { x, L, L, pad, 0.1f };
                 ck_quantize_input_u8(x, C, L, L, pad, 0.1f, xq, xscale);
                 ck_pack_input_bf16(x, C, L, L, pad, 0.1f, xb);
@@ -149,16 +151,28 @@ static void vocoder_convolutions(int first, int last) {
                     if (format == FORMAT_INT8) ck_conv1d_i8_leaky(&a8, &input);
                     else if (format == FORMAT_BF16) ck_conv1d_bf16_leaky(&ab, &input);
                     else ck_conv1d_leaky(&af, &input);
+                    double t2 = now();
+                    // fp32 also in Winograd form (where the level has it), as the engine runs the residual blocks.
+                    if (format == FORMAT_FP32 && ck_conv_winograd_available(k, 1)) {
+                        af.winograd = wg;
+                        ck_conv1d_leaky(&af, &input);
+                    }
                     t[r] = t1 - t0;
-                    p[r] = now() - t1;
+                    p[r] = t2 - t1;
+                    g[r] = now() - t2;
                 }
+                winograd += median(g, RUNS);
                 seconds += median(t, RUNS);
                 with_input += median(p, RUNS);
                 flops += 2.0 * C * C * k * L;
                 free(x); free(w); free(xp); free(y); free(bias); free(xb); free(packed); free(xq); free(packed8); free(xscale);
+                free(wg);
             }
-            printf("vocoder convolutions %s, %3d channels, kernels 3+7+11: %4.0f GFLOP/s (%3.0f preparing their input)\n",
+            printf("vocoder convolutions %s, %3d channels, kernels 3+7+11: %4.0f GFLOP/s (%3.0f preparing their input)",
                    names[format], C, flops / seconds / 1e9, flops / with_input / 1e9);
+            if (format == FORMAT_FP32 && ck_conv_winograd_available(3, 1))
+                printf("; Winograd form %4.0f direct-equivalent GFLOP/s", flops / winograd / 1e9);
+            printf("\n");
         }
 }
 
