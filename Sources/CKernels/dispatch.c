@@ -174,6 +174,7 @@ typedef struct {
     const ck_kernel_table *kernels;
     const ck_conv_input *input;   // non-NULL: each task prepares its own window of the raw input
     int phases;                   // > 1: a dilated Winograd convolution, one output phase per task (t_chunk in phase)
+                                  // for the phases [0, phases) that have outputs: min(dilation, length)
 } conv_job;
 
 static void conv_range(const conv_job *job, int o0, int o1, int t0, int t1) {
@@ -306,7 +307,7 @@ static void conv_task(void *context, int task, int thread) {
     int op = task % job->o_parts, tp = task / job->o_parts;
     if (job->phases > 1) {
         // Task tp: phase tp % phases, chunk tp / phases of that phase's outputs.
-        const int d = job->phases, rho = tp % d, chunk = tp / d;
+        const int d = ((const ck_conv_args *)job->args)->dilation, rho = tp % job->phases, chunk = tp / job->phases;
         const int count = (job->length - rho + d - 1) / d;   // outputs rho, rho + d, … below length
         const int a0 = chunk * job->t_chunk, a1 = CK_MIN(count, a0 + job->t_chunk);
         int blocks = (job->c_out + 7) / 8;
@@ -334,9 +335,9 @@ static void conv_run(const void *args, int kind, int c_out, int c_in, int taps, 
     const ck_conv_args *f32 = kind == CONV_F32 ? args : NULL;
     if (input && f32 && f32->winograd && dilation > 1 && taps >= 3 && job.kernels->conv_winograd_range && length > 0) {
         // Chunks of 256 outputs of one phase (4 blocks of 16 Winograd tiles).
-        job.phases = dilation;
+        job.phases = CK_MIN(dilation, length);
         job.t_chunk = 256;
-        const int t_parts = dilation * (((length + dilation - 1) / dilation + 255) / 256);
+        const int t_parts = job.phases * (((length + dilation - 1) / dilation + 255) / 256);
         while (t_parts * job.o_parts < 4 * threads && job.o_parts * 8 < c_out) job.o_parts *= 2;
         if (threads <= 1 || work < 65536) for (int t = 0; t < t_parts * job.o_parts; t++) conv_task(&job, t, 0);
         else ck_parallel_for(t_parts * job.o_parts, conv_task, &job);
