@@ -300,6 +300,17 @@ AI A512 void attention_head_chunks(const int CH, const int BF, const ck_attentio
         for (int c = 0; c < CH; c++) qv[c] = _mm512_maskz_loadu_ps(c == CH - 1 ? last : 0xffff, q + 16 * c);
         for (int j = 0; j < p->keys; j += 4) {
             const int count = CK_MIN(4, p->keys - j);
+            if (i == q0) {
+                // Fetch the values while the scores are computed: with one query per head (a decoder step) the
+                // keys and values stream from memory once, and the value rows would otherwise come only after
+                // the softmax.
+                const size_t row_bytes = (size_t)dh * (BF ? 2 : 4);
+                for (int u = 0; u < count; u++) {
+                    const char *value = BF ? (const char *)(p->v16 + (size_t)(j + u) * p->ldv + kv_offset)
+                                           : (const char *)(p->v + (size_t)(j + u) * p->ldv + kv_offset);
+                    for (size_t line = 0; line < row_bytes; line += 64) _mm_prefetch(value + line, _MM_HINT_T0);
+                }
+            }
             // Two accumulators per key (even and odd chunks) halve the chain of dependent FMAs.
             __m512 acc[4], odd[4];
             for (int u = 0; u < 4; u++) {
