@@ -547,6 +547,21 @@ AI A512 void tile_phases(const float *x, __m512 p[4]) {
     deinterleave_lanes(n2, n3, &p[1], &p[3]);
 }
 
+/// Σ_l coefficient[l] · value[l] over the N nonzero coefficients of a constant transform row (after inlining, the
+/// zeros and ones cost nothing).
+AI A512 __m512 transform_row(const float *coefficient, const __m512 *value, const int N) {
+    __m512 sum = _mm512_setzero_ps();
+    int any = 0;
+    for (int l = 0; l < N; l++) {
+        const float c = coefficient[l];
+        if (c == 0) continue;
+        if (!any) sum = c == 1 ? value[l] : _mm512_mul_ps(_mm512_set1_ps(c), value[l]);
+        else sum = c == 1 ? _mm512_add_ps(sum, value[l]) : _mm512_fmadd_ps(_mm512_set1_ps(c), value[l], sum);
+        any = 1;
+    }
+    return sum;
+}
+
 /// Input transform of one channel row: v[s][i] = Σ_l Bᵀ[s][l] · w[4i + l] for tiles i in [0, 16·blocks), point s
 /// at v + s·point_stride. The window row must hold 64·(blocks + 1) readable columns.
 AI A512 void winograd_input_row(const int R, const float *w, int blocks, float *v, size_t point_stride) {
@@ -560,18 +575,8 @@ AI A512 void winograd_input_row(const int R, const float *w, int blocks, float *
         // Inputs 4i + 4 … 4i + 6 are phases 0…2 of tile i + 1.
         for (int l = 4; l < N; l++) d[l] = _mm512_castsi512_ps(
             _mm512_alignr_epi32(_mm512_castps_si512(next[l - 4]), _mm512_castps_si512(p[l - 4]), 1));
-        for (int s = 0; s < N; s++) {
-            __m512 acc = _mm512_setzero_ps();
-            int any = 0;
-            for (int l = 0; l < N; l++) {
-                const float c = R == 3 ? ck_wg3_BT[s][l] : ck_wg4_BT[s][l];
-                if (c == 0) continue;
-                if (!any) acc = c == 1 ? d[l] : _mm512_mul_ps(_mm512_set1_ps(c), d[l]);
-                else acc = c == 1 ? _mm512_add_ps(acc, d[l]) : _mm512_fmadd_ps(_mm512_set1_ps(c), d[l], acc);
-                any = 1;
-            }
-            _mm512_storeu_ps(v + (size_t)s * point_stride + 16 * b, acc);
-        }
+        for (int s = 0; s < N; s++)
+            _mm512_storeu_ps(v + (size_t)s * point_stride + 16 * b, transform_row(R == 3 ? ck_wg3_BT[s] : ck_wg4_BT[s], d, N));
         for (int l = 0; l < 4; l++) p[l] = next[l];
     }
 }
@@ -584,7 +589,7 @@ AI A512 void winograd_tile(const int R, const ck_conv_args *a, const float *v, i
     const int N = CK_WG_M + R - 1;
     const ck_wg_shape shape = ck_wg_shape_of(a->taps);
     const int Q = shape.chunks, c_in = a->c_in;
-    __m512 m[7][8];
+    __m512 m[8][7];   // [row][point]
     for (int s = 0; s < N; s++) {
         const float *u = a->winograd + ((size_t)s * a->c_out + o) * c_in * Q;
         const float *urow[8];
@@ -599,23 +604,12 @@ AI A512 void winograd_tile(const int R, const ck_conv_args *a, const float *v, i
                     acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(urow[r][c * Q + q]), x, acc[r]);
             }
         }
-        for (int r = 0; r < 8; r++) m[s][r] = acc[r];
+        for (int r = 0; r < 8; r++) m[r][s] = acc[r];
     }
     const int t = 4 * i;   // first output position of tile i
     for (int r = 0; r < orows; r++) {
         __m512 y[4];
-        for (int k = 0; k < 4; k++) {
-            __m512 sum = _mm512_setzero_ps();
-            int any = 0;
-            for (int s = 0; s < N; s++) {
-                const float c = R == 3 ? ck_wg3_AT[k][s] : ck_wg4_AT[k][s];
-                if (c == 0) continue;
-                if (!any) sum = c == 1 ? m[s][r] : _mm512_mul_ps(_mm512_set1_ps(c), m[s][r]);
-                else sum = c == 1 ? _mm512_add_ps(sum, m[s][r]) : _mm512_fmadd_ps(_mm512_set1_ps(c), m[s][r], sum);
-                any = 1;
-            }
-            y[k] = sum;
-        }
+        for (int k = 0; k < 4; k++) y[k] = transform_row(R == 3 ? ck_wg3_AT[k] : ck_wg4_AT[k], m[r], N);
         __m512 n[4], out[4];
         interleave_lanes(y[0], y[2], &n[0], &n[1]);
         interleave_lanes(y[1], y[3], &n[2], &n[3]);
@@ -794,7 +788,6 @@ static A512 void quantize_columns_u8_512(const float *x, int channels, int ldx, 
 }
 
 const ck_kernel_table ck_table_avx512 = {
-    .conv_winograd_range = conv_winograd_range_512,
     .linear_range = linear_range_512,
     .linear_range_bf16 = NULL,
     .activation = ck_avx2_activation,
@@ -804,6 +797,7 @@ const ck_kernel_table ck_table_avx512 = {
     .attention_head = attention_head_512,
     .conv_range = conv_range_512,
     .conv_transpose_range = convt_range_512,
+    .conv_winograd_range = conv_winograd_range_512,
     .conv_bf16_range = conv_bf16_range_emulated,
     .pack_pair_bf16 = ck_avx2_pack_pair_bf16,
     .pad_row_f32 = ck_avx2_pad_row_f32,
@@ -812,7 +806,6 @@ const ck_kernel_table ck_table_avx512 = {
 };
 
 const ck_kernel_table ck_table_avx512bf16 = {
-    .conv_winograd_range = conv_winograd_range_512,
     .linear_range = linear_range_512,
     .linear_range_bf16 = linear_range_dp,
     .activation = ck_avx2_activation,
@@ -822,6 +815,7 @@ const ck_kernel_table ck_table_avx512bf16 = {
     .attention_head = attention_head_512,
     .conv_range = conv_range_512,
     .conv_transpose_range = convt_range_512,
+    .conv_winograd_range = conv_winograd_range_512,
     .conv_bf16_range = conv_bf16_range_native,
     .pack_pair_bf16 = ck_avx2_pack_pair_bf16,
     .pad_row_f32 = ck_avx2_pad_row_f32,
