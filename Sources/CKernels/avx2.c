@@ -227,4 +227,140 @@ A2 void ck_avx2_conv_range(const ck_conv_args *a, int o0, int o1, int t0, int t1
         }
     }
 }
+
+// MARK: Winograd convolution F(4, r), fp32
+
+/// Natural tile order from the (0, 2, 4, 6, 1, 3, 5, 7) order that a 4 × 4 transpose per 128-bit lane leaves.
+AI A2 __m256 natural_tiles(__m256 v) { return _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)); }
+/// The inverse of natural_tiles.
+AI A2 __m256 transpose_tiles(__m256 v) { return _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7)); }
+
+/// p[k][i] = x[4i + k] for the 32 floats at x: phase k of 8 consecutive tiles.
+AI A2 void tile_phases(const float *x, __m256 p[4]) {
+    const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8), v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+    const __m256 t0 = _mm256_unpacklo_ps(v0, v1), t1 = _mm256_unpackhi_ps(v0, v1);
+    const __m256 t2 = _mm256_unpacklo_ps(v2, v3), t3 = _mm256_unpackhi_ps(v2, v3);
+    p[0] = natural_tiles(_mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)));
+    p[1] = natural_tiles(_mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2)));
+    p[2] = natural_tiles(_mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)));
+    p[3] = natural_tiles(_mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2)));
+}
+
+/// The 32 consecutive outputs of 8 tiles from their 4 phase vectors (the inverse of tile_phases).
+AI A2 void store_tiles(const __m256 y[4], float *out, const float *residual, __m256 bias, int count) {
+    const __m256 r0 = transpose_tiles(y[0]), r1 = transpose_tiles(y[1]), r2 = transpose_tiles(y[2]), r3 = transpose_tiles(y[3]);
+    const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 v[4] = { _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2)),
+                    _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2)) };
+    for (int k = 0; k < 4 && 8 * k < count; k++) {
+        __m256 value = _mm256_add_ps(v[k], bias);
+        if (count >= 8 * k + 8) {
+            if (residual) value = _mm256_add_ps(value, _mm256_loadu_ps(residual + 8 * k));
+            _mm256_storeu_ps(out + 8 * k, value);
+        } else {
+            const __m256i mk = lane_mask(count - 8 * k);
+            if (residual) value = _mm256_add_ps(value, _mm256_maskload_ps(residual + 8 * k, mk));
+            _mm256_maskstore_ps(out + 8 * k, mk, value);
+        }
+    }
+}
+
+/// The vector of tile i + 1's values given tile i's (p) and the next 8 tiles' (next): one lane across.
+AI A2 __m256 next_tile(__m256 p, __m256 next) {
+    const __m256 high = _mm256_permute2f128_ps(p, next, 0x21);   // p's upper half, next's lower half
+    // Per 128-bit half, (high : p) shifted by one float: lanes 1–7 of p, then lane 0 of next.
+    return _mm256_castsi256_ps(_mm256_alignr_epi8(_mm256_castps_si256(high), _mm256_castps_si256(p), 4));
+}
+
+/// Σ_l coefficient[l] · value[l] over the nonzero coefficients of a constant transform row.
+AI A2 __m256 transform_row(const float *coefficient, const __m256 *value, const int N) {
+    __m256 sum = _mm256_setzero_ps();
+    int any = 0;
+    for (int l = 0; l < N; l++) {
+        const float c = coefficient[l];
+        if (c == 0) continue;
+        if (!any) sum = c == 1 ? value[l] : _mm256_mul_ps(_mm256_set1_ps(c), value[l]);
+        else sum = c == 1 ? _mm256_add_ps(sum, value[l]) : _mm256_fmadd_ps(_mm256_set1_ps(c), value[l], sum);
+        any = 1;
+    }
+    return sum;
+}
+
+/// Input transform of one channel row, as avx512.c's winograd_input_row, 8 tiles per vector.
+AI A2 void winograd_input_row(const int R, const float *w, int blocks, float *v, size_t point_stride) {
+    const int N = CK_WG_M + R - 1;
+    __m256 p[4], next[4];
+    tile_phases(w, p);
+    for (int b = 0; b < 2 * blocks; b++) {
+        tile_phases(w + 32 * (b + 1), next);
+        __m256 d[7];
+        for (int l = 0; l < 4; l++) d[l] = p[l];
+        for (int l = 4; l < N; l++) d[l] = next_tile(p[l - 4], next[l - 4]);
+        for (int s = 0; s < N; s++)
+            _mm256_storeu_ps(v + (size_t)s * point_stride + 8 * b, transform_row(R == 3 ? ck_wg3_BT[s] : ck_wg4_BT[s], d, N));
+        for (int l = 0; l < 4; l++) p[l] = next[l];
+    }
+}
+
+#define WG_RB 6   // output channels per tile: 12 accumulators, two input vectors and a broadcast in 16 registers
+
+/// WG_RB output channels × 16 tiles, as avx512.c's winograd_tile.
+AI A2 void winograd_tile(const int R, const ck_conv_args *a, const float *v, int ldv, size_t point_stride, int o,
+                         int orows, int i, int length) {
+    const int N = CK_WG_M + R - 1;
+    const int Q = ck_wg_shape_of(a->taps).chunks, c_in = a->c_in;
+    __m256 m[WG_RB][2][7];   // [row][half][point]
+    for (int s = 0; s < N; s++) {
+        const float *u = a->winograd + ((size_t)s * a->c_out + o) * c_in * Q;
+        const float *urow[WG_RB];
+        for (int r = 0; r < WG_RB; r++) urow[r] = u + (size_t)CK_MIN(r, orows - 1) * c_in * Q;
+        __m256 acc[WG_RB][2];
+        for (int r = 0; r < WG_RB; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+        const float *vs = v + (size_t)s * point_stride + i;
+        for (int c = 0; c < c_in; c++) {
+            for (int q = 0; q < Q; q++) {
+                const __m256 x0 = _mm256_loadu_ps(vs + (size_t)c * ldv + q), x1 = _mm256_loadu_ps(vs + (size_t)c * ldv + q + 8);
+                for (int r = 0; r < WG_RB; r++) {
+                    const __m256 weight = _mm256_broadcast_ss(urow[r] + c * Q + q);
+                    acc[r][0] = _mm256_fmadd_ps(weight, x0, acc[r][0]);
+                    acc[r][1] = _mm256_fmadd_ps(weight, x1, acc[r][1]);
+                }
+            }
+        }
+        for (int r = 0; r < WG_RB; r++) { m[r][0][s] = acc[r][0]; m[r][1][s] = acc[r][1]; }
+    }
+    for (int r = 0; r < orows; r++) {
+        const __m256 bias = _mm256_set1_ps(a->bias ? a->bias[o + r] : 0.0f);
+        for (int h = 0; h < 2; h++) {
+            const int t = 4 * (i + 8 * h);   // first output position of these 8 tiles
+            if (t >= length) break;
+            __m256 y[4];
+            for (int k = 0; k < 4; k++) y[k] = transform_row(R == 3 ? ck_wg3_AT[k] : ck_wg4_AT[k], m[r][h], N);
+            store_tiles(y, a->y + (size_t)(o + r) * a->ldy + t,
+                        a->residual ? a->residual + (size_t)(o + r) * a->ldr + t : NULL, bias, length - t);
+        }
+    }
+}
+
+/// Output channels [o0, o1) and positions [0, length) of a dilation-1 convolution with Winograd weights (the
+/// contract of the kernel table's conv_winograd_range).
+A2 void ck_avx2_conv_winograd_range(const ck_conv_args *a, const float *window, int ldw, int o0, int o1, int length) {
+    const ck_wg_shape shape = ck_wg_shape_of(a->taps);
+    const int blocks = (length + 63) / 64, tiles = 16 * blocks;
+    const int input_blocks = ck_wg_input_blocks(length, a->taps), ldv = 16 * input_blocks;
+    const size_t point_stride = (size_t)a->c_in * ldv;
+    float *v = ck_scratch(4, sizeof(float) * (size_t)shape.points * point_stride + 64);
+    for (int c = 0; c < a->c_in; c++) {
+        if (shape.r == 3) winograd_input_row(3, window + (size_t)c * ldw, input_blocks, v + (size_t)c * ldv, point_stride);
+        else winograd_input_row(4, window + (size_t)c * ldw, input_blocks, v + (size_t)c * ldv, point_stride);
+    }
+    for (int o = o0; o < o1; o += WG_RB) {
+        const int orows = CK_MIN(WG_RB, o1 - o);
+        for (int i = 0; i < tiles; i += 16) {
+            if (shape.r == 3) winograd_tile(3, a, v, ldv, point_stride, o, orows, i, length);
+            else winograd_tile(4, a, v, ldv, point_stride, o, orows, i, length);
+        }
+    }
+}
 #endif

@@ -4,11 +4,12 @@
 #if CK_X86
 void ck_avx2_linear_range(const ck_linear_args *a, int n0, int n1);
 void ck_avx2_conv_range(const ck_conv_args *a, int o0, int o1, int t0, int t1);
+void ck_avx2_conv_winograd_range(const ck_conv_args *a, const float *window, int ldw, int o0, int o1, int length);
 #pragma clang attribute push (__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 #include "portable.inc"
 #pragma clang attribute pop
 
-CK_PORTABLE_TABLE(ck_table_avx2, ck_avx2_linear_range, ck_avx2_conv_range)
+CK_PORTABLE_TABLE(ck_table_avx2, ck_avx2_linear_range, ck_avx2_conv_range, ck_avx2_conv_winograd_range)
 
 // Row-wise and attention kernels shared with the AVX-512 tables (they are not the bottleneck).
 void ck_avx2_activation(float *x, size_t n, int act, float parameter) { p_activation(x, n, act, parameter); }

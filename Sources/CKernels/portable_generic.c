@@ -2,4 +2,4 @@
 #include "internal.h"
 #include "portable.inc"
 
-CK_PORTABLE_TABLE(ck_table_generic, p_linear_range, p_conv_range)
+CK_PORTABLE_TABLE(ck_table_generic, p_linear_range, p_conv_range, NULL)

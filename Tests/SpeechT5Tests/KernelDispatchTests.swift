@@ -15,9 +15,11 @@ final class KernelDispatchTests: XCTestCase {
     var levels: [Threading.CPULevel] { Threading.CPULevel.allCases.filter { $0 <= Threading.detectedCPULevel } }
 
     func testForcingALevelTakesEffect() {
+        let initial = Threading.cpuLevel   // the detected level, or SPEECHT5_CPU's if the run sets it
+        XCTAssertLessThanOrEqual(initial, Threading.detectedCPULevel)
         XCTAssertEqual(Threading.limitCPULevel(.generic), .generic)
         XCTAssertEqual(Threading.cpuLevel, .generic)
-        XCTAssertEqual(Threading.limitCPULevel(nil), Threading.detectedCPULevel)
+        XCTAssertEqual(Threading.limitCPULevel(nil), initial)
     }
 
     /// Encoder, the first decoder steps (before the fixtures' autoregressive feedback amplifies rounding),
@@ -323,7 +325,7 @@ final class KernelDispatchTests: XCTestCase {
                 let conv = Conv1d(weight: weights, bias: hasBias ? FloatBuffer(b) : nil, inChannels: cIn,
                                   kernelSize: kernel, dilation: dilation, padding: padding,
                                   format: ck_conv_winograd_available(Int32(kernel), Int32(dilation)) != 0 ? .winograd : nil)
-                XCTAssertEqual(conv.packed?.format == .winograd, level >= .avx512, "\(level.name) \(label)")
+                XCTAssertEqual(conv.packed?.format == .winograd, level >= .avx2, "\(level.name) \(label)")
                 var y = residual
                 x.withUnsafeBufferPointer { xp in
                     y.withUnsafeMutableBufferPointer { yp in
@@ -404,8 +406,9 @@ final class KernelDispatchTests: XCTestCase {
 
     /// The vocoder's residual blocks run in time tiles with a halo; tiny tiles must give
     /// the same waveform as one tile over the whole sequence, up to rounding (a missed halo column is an O(1)
-    /// error). fp32 allows 4e-6: its Winograd tiles (4 outputs from 6–7 inputs) start where each time tile's
-    /// window starts, so the two runs round the same sums differently (measured up to 1.3e-6).
+    /// error). The bound is 4e-6: Winograd tiles (4 outputs from 6–7 inputs) start where each time tile's
+    /// window starts, so the two runs round the same sums differently (measured up to 1.7e-6). Winograd runs
+    /// the fp32 vocoder, and below AVX-512 also the bf16 and int8 ones (they convolve in fp32 there).
     func testTiledVocoderEqualsUntiled() throws {
         let saved = HiFiGAN.tileLength
         defer { HiFiGAN.tileLength = saved }
@@ -420,8 +423,7 @@ final class KernelDispatchTests: XCTestCase {
                         HiFiGAN.tileLength = tile
                         let tiled = vocoder(mel, frames: c.frames)
                         XCTAssertEqual(tiled.count, whole.count)
-                        let bound: Float = precision == .fp32 ? 4e-6 : 1e-6
-                        XCTAssertLessThanOrEqual(maxAbsDifference(tiled, whole), bound * max(maxMagnitude(whole), 1),
+                        XCTAssertLessThanOrEqual(maxAbsDifference(tiled, whole), 4e-6 * max(maxMagnitude(whole), 1),
                                                  "\(name)/\(c.name) \(precision) tile \(tile)")
                     }
                 }

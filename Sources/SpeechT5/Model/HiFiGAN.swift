@@ -4,10 +4,10 @@ import Foundation
 /// The HiFi-GAN vocoder (`SpeechT5HifiGan`): log-mel spectrogram `[frames, n_mel]` → waveform.
 ///
 /// Every convolution runs on the C kernels: fp32 weights used in place from the memory-mapped checkpoint, the
-/// upsamplers' repacked by phase. On AVX-512 CPUs the residual blocks, nearly all of the work, run in fp32 as
-/// Winograd F(4, r) convolutions (up to 128 channels; a dilation d as d phase convolutions), in bf16 precision as
-/// bf16 channel pairs, and in int8 precision as int8 weights times inputs quantized per position. Each leaky
-/// ReLU is fused into the copy that prepares the next convolution's input.
+/// upsamplers' repacked by phase. On AVX2 and AVX-512 CPUs the residual blocks, nearly all of the work, run in
+/// fp32 as Winograd F(4, r) convolutions (up to 128 channels; a dilation d as d phase convolutions); on AVX-512
+/// in bf16 precision as bf16 channel pairs, and in int8 precision as int8 weights times inputs quantized per
+/// position. Each leaky ReLU is fused into the copy that prepares the next convolution's input.
 public struct HiFiGAN: Sendable {
     /// One multi-receptive-field residual block: pairs of (dilated conv, conv), each pair a residual.
     struct ResidualBlock: Sendable {
