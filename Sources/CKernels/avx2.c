@@ -273,19 +273,7 @@ AI A2 __m256 next_tile(__m256 p, __m256 next) {
     return _mm256_castsi256_ps(_mm256_alignr_epi8(_mm256_castps_si256(high), _mm256_castps_si256(p), 4));
 }
 
-/// Σ_l coefficient[l] · value[l] over the nonzero coefficients of a constant transform row.
-AI A2 __m256 transform_row(const float *coefficient, const __m256 *value, const int N) {
-    __m256 sum = _mm256_setzero_ps();
-    int any = 0;
-    for (int l = 0; l < N; l++) {
-        const float c = coefficient[l];
-        if (c == 0) continue;
-        if (!any) sum = c == 1 ? value[l] : _mm256_mul_ps(_mm256_set1_ps(c), value[l]);
-        else sum = c == 1 ? _mm256_add_ps(sum, value[l]) : _mm256_fmadd_ps(_mm256_set1_ps(c), value[l], sum);
-        any = 1;
-    }
-    return sum;
-}
+CK_WG_TRANSFORM_ROW(A2, __m256)
 
 /// Input transform of one channel row, as avx512.c's winograd_input_row, 8 tiles per vector.
 AI A2 void winograd_input_row(const int R, const float *w, int blocks, float *v, size_t point_stride) {
@@ -343,24 +331,8 @@ AI A2 void winograd_tile(const int R, const ck_conv_args *a, const float *v, int
     }
 }
 
-/// Output channels [o0, o1) and positions [0, length) of a dilation-1 convolution with Winograd weights (the
-/// contract of the kernel table's conv_winograd_range).
-A2 void ck_avx2_conv_winograd_range(const ck_conv_args *a, const float *window, int ldw, int o0, int o1, int length) {
-    const ck_wg_shape shape = ck_wg_shape_of(a->taps);
-    const int blocks = (length + 63) / 64, tiles = 16 * blocks;
-    const int input_blocks = ck_wg_input_blocks(length, a->taps), ldv = 16 * input_blocks;
-    const size_t point_stride = (size_t)a->c_in * ldv;
-    float *v = ck_scratch(4, sizeof(float) * (size_t)shape.points * point_stride + 64);
-    for (int c = 0; c < a->c_in; c++) {
-        if (shape.r == 3) winograd_input_row(3, window + (size_t)c * ldw, input_blocks, v + (size_t)c * ldv, point_stride);
-        else winograd_input_row(4, window + (size_t)c * ldw, input_blocks, v + (size_t)c * ldv, point_stride);
-    }
-    for (int o = o0; o < o1; o += WG_RB) {
-        const int orows = CK_MIN(WG_RB, o1 - o);
-        for (int i = 0; i < tiles; i += 16) {
-            if (shape.r == 3) winograd_tile(3, a, v, ldv, point_stride, o, orows, i, length);
-            else winograd_tile(4, a, v, ldv, point_stride, o, orows, i, length);
-        }
-    }
-}
+#define WG_TARGET A2
+#define WG_ROWS WG_RB
+#define WG_RANGE ck_avx2_conv_winograd_range
+#include "winograd.inc"
 #endif

@@ -547,20 +547,7 @@ AI A512 void tile_phases(const float *x, __m512 p[4]) {
     deinterleave_lanes(n2, n3, &p[1], &p[3]);
 }
 
-/// Σ_l coefficient[l] · value[l] over the N nonzero coefficients of a constant transform row (after inlining, the
-/// zeros and ones cost nothing).
-AI A512 __m512 transform_row(const float *coefficient, const __m512 *value, const int N) {
-    __m512 sum = _mm512_setzero_ps();
-    int any = 0;
-    for (int l = 0; l < N; l++) {
-        const float c = coefficient[l];
-        if (c == 0) continue;
-        if (!any) sum = c == 1 ? value[l] : _mm512_mul_ps(_mm512_set1_ps(c), value[l]);
-        else sum = c == 1 ? _mm512_add_ps(sum, value[l]) : _mm512_fmadd_ps(_mm512_set1_ps(c), value[l], sum);
-        any = 1;
-    }
-    return sum;
-}
+CK_WG_TRANSFORM_ROW(A512, __m512)
 
 /// Input transform of one channel row: v[s][i] = Σ_l Bᵀ[s][l] · w[4i + l] for tiles i in [0, 16·blocks), point s
 /// at v + s·point_stride. The window row must hold 64·(blocks + 1) readable columns.
@@ -627,27 +614,10 @@ AI A512 void winograd_tile(const int R, const ck_conv_args *a, const float *v, i
     }
 }
 
-/// Output channels [o0, o1) and positions [0, length) of a dilation-1 convolution with Winograd weights;
-/// `window` row c (stride ldw) holds the padded input from the first output's first tap on, zeros beyond.
-static A512 void conv_winograd_range_512(const ck_conv_args *a, const float *window, int ldw, int o0, int o1,
-                                         int length) {
-    const ck_wg_shape shape = ck_wg_shape_of(a->taps);
-    const int blocks = (length + 63) / 64, tiles = 16 * blocks;
-    const int input_blocks = ck_wg_input_blocks(length, a->taps), ldv = 16 * input_blocks;
-    const size_t point_stride = (size_t)a->c_in * ldv;
-    float *v = ck_scratch(4, sizeof(float) * (size_t)shape.points * point_stride + 64);
-    for (int c = 0; c < a->c_in; c++) {
-        if (shape.r == 3) winograd_input_row(3, window + (size_t)c * ldw, input_blocks, v + (size_t)c * ldv, point_stride);
-        else winograd_input_row(4, window + (size_t)c * ldw, input_blocks, v + (size_t)c * ldv, point_stride);
-    }
-    for (int o = o0; o < o1; o += 8) {
-        const int orows = CK_MIN(8, o1 - o);
-        for (int i = 0; i < tiles; i += 16) {
-            if (shape.r == 3) winograd_tile(3, a, v, ldv, point_stride, o, orows, i, length);
-            else winograd_tile(4, a, v, ldv, point_stride, o, orows, i, length);
-        }
-    }
-}
+#define WG_TARGET static A512
+#define WG_ROWS 8
+#define WG_RANGE conv_winograd_range_512
+#include "winograd.inc"
 
 // MARK: Direct convolution, bf16 channel pairs
 

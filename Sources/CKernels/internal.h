@@ -111,6 +111,24 @@ static const float ck_wg4_BT[7][7] = {
     {0, -2, 4, 5.0f / 2, -5, -1.0f / 2, 1},
 };
 
+/// Defines `transform_row(coefficient, value, N)` for a level's vector type V: Σ_l coefficient[l] · value[l] over
+/// the nonzero coefficients of a constant transform row (after inlining, the zeros and ones cost nothing, and
+/// each `sum + c · value` is one FMA).
+#define CK_WG_TRANSFORM_ROW(TARGET, V)                                                                      \
+    static inline __attribute__((always_inline)) TARGET V transform_row(const float *coefficient,          \
+                                                                        const V *value, const int N) {     \
+        V sum = {0};                                                                                        \
+        int any = 0;                                                                                        \
+        for (int l = 0; l < N; l++) {                                                                       \
+            const float c = coefficient[l];                                                                 \
+            if (c == 0) continue;                                                                           \
+            if (!any) sum = c == 1 ? value[l] : c * value[l];                                               \
+            else sum = c == 1 ? sum + value[l] : __builtin_elementwise_fma((V){0} + c, value[l], sum);     \
+            any = 1;                                                                                        \
+        }                                                                                                   \
+        return sum;                                                                                         \
+    }
+
 /// The Winograd shape of a convolution with `taps` taps: chunks of r taps (r = 3 for 3 taps, else 4, the last
 /// chunk zero-padded), each chunk one F(4, r) on the transformed input shifted by one tile per chunk.
 typedef struct { int r, points, chunks; } ck_wg_shape;
