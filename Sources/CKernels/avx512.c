@@ -129,8 +129,19 @@ AI A512 void linear_range_impl(const ck_linear_args *a, int n0, int n1, const in
         while (i0 < a->m) {
             int left = a->m - i0;
             float out[8][8];
-            const float *xr[4];
-            if (left >= 4) {
+            const float *xr[6];
+            if (left >= 6 && a->m > 16) {
+                // Many rows (the encoder), as in linear_range_dp_impl: 6×4 tiles load 10 vectors per 24 products.
+                for (int i = 0; i < 6; i++) xr[i] = a->x + (size_t)(i0 + i) * a->ldx;
+                float second[8][8];
+                tile_f32(6, 4, WT, a->k, xr, wr, NULL, out);
+                if (nr > 4) {
+                    tile_f32(6, 4, WT, a->k, xr, wr + 4, NULL, second);
+                    for (int i = 0; i < 6; i++) for (int j = 0; j < 4; j++) out[i][4 + j] = second[i][j];
+                }
+                linear_epilogue(a, i0, 6, j0, nr, out);
+                i0 += 6;
+            } else if (left >= 4) {
                 for (int i = 0; i < 4; i++) xr[i] = a->x + (size_t)(i0 + i) * a->ldx;
                 float second[8][8];
                 tile_f32(4, 4, WT, a->k, xr, wr, use_prefetch && i0 == first ? next : NULL, out);
